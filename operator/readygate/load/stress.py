@@ -1,0 +1,104 @@
+"""Stress runs: step the open-model rate up until the thresholds break; report the knee.
+
+Owns the stepping logic shared by the in-process runner (``run_stress_inline``, used by
+``engine.run_load``) and the multi-process runner (``workers.run_processes``): ``step_plan``
+makes the constant-rate plan of one step, ``combine`` joins the step results into one
+``LoadResult`` whose ``stress`` report lists every step's verdict and the knee (the last rate
+that met the thresholds; None when even the first step failed). A step that is Failed or
+Inconclusive ends the run. Judging uses ``thresholds.judge``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING
+
+from .histogram import Histogram
+from .plan import LoadPlan
+from .result import LoadResult, Second, StressReport, StressStep
+from .thresholds import Judgement, judge
+
+if TYPE_CHECKING:
+    from .engine import ProgressCallback
+    from .transport import Transport
+
+__all__ = ["combine", "run_stress_inline", "step_plan"]
+
+
+def step_plan(plan: LoadPlan, rate: float) -> LoadPlan:
+    assert plan.stress is not None
+    return replace(plan, stress=None, rate=rate, stages=(), duration=plan.stress.step_duration,
+                   start_at=None)
+
+
+def to_step(rate: float, result: LoadResult, j: Judgement) -> StressStep:
+    return StressStep(rate=rate, verdict=j.result, p99=result.latency.percentile(0.99),
+                      error_rate=result.error_rate, throughput=result.throughput,
+                      summary=j.summary)
+
+
+def combine(plan: LoadPlan, results: Sequence[LoadResult], steps: Sequence[StressStep]
+            ) -> LoadResult:
+    """One result for the whole stress run (timelines laid end to end) plus its report."""
+    knee = None
+    broke = None
+    for s in steps:
+        if s.verdict == "Passed":
+            knee = s.rate
+        else:
+            broke = s.rate
+            break
+    timeline: list[Second] = []
+    offset = 0
+    errors: dict[str, int] = {}
+    for r in results:
+        timeline.extend(replace(s, t=s.t + offset) for s in r.timeline)
+        offset += max(int(round(r.duration)), (r.timeline[-1].t + 1) if r.timeline else 0)
+        for k, v in r.errors.items():
+            errors[k] = errors.get(k, 0) + v
+    return LoadResult(
+        model="open",
+        duration=sum(r.duration for r in results),
+        requests=sum(r.requests for r in results),
+        errors=errors,
+        late=sum(r.late for r in results),
+        histogram=Histogram.merged(r.histogram for r in results),
+        timeline=tuple(timeline),
+        target_rate=None,
+        shards=max((r.shards for r in results), default=1),
+        stress=StressReport(tuple(steps), knee, broke),
+        started=min((r.started for r in results), default=0.0),
+    )
+
+
+def run_stress(plan: LoadPlan, run_step: Callable[[LoadPlan], LoadResult]) -> LoadResult:
+    """Synchronous stepping with any runner (used by the multi-process path)."""
+    assert plan.stress is not None
+    results: list[LoadResult] = []
+    steps: list[StressStep] = []
+    for rate in plan.stress.rates():
+        r = run_step(step_plan(plan, rate))
+        j = judge(r, plan.stress.thresholds)
+        results.append(r)
+        steps.append(to_step(rate, r, j))
+        if j.result != "Passed":
+            break
+    return combine(plan, results, steps)
+
+
+async def run_stress_inline(plan: LoadPlan, transport: Transport | None, *,
+                            on_progress: ProgressCallback | None = None) -> LoadResult:
+    from .engine import run_load
+
+    assert plan.stress is not None
+    results: list[LoadResult] = []
+    steps: list[StressStep] = []
+    for rate in plan.stress.rates():
+        r = await run_load(step_plan(plan, rate), transport, on_progress=on_progress)
+        j = judge(r, plan.stress.thresholds)
+        results.append(r)
+        steps.append(to_step(rate, r, j))
+        if j.result != "Passed":
+            break
+    return combine(plan, results, steps)

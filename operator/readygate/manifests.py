@@ -1,0 +1,180 @@
+"""Builders of the objects readygate creates for a ``deploy`` target. Pure: dicts in, dicts out.
+
+The Deployment and Service get deterministic names derived from the check's name, an owner
+reference to the check (so Kubernetes garbage-collects them with it), readygate's labels, and a
+hash of what was asked so that the acting side (``kube``) can tell whether an existing object is
+current. Pods run under the restricted Pod Security Standard by default.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from readygate.schema import GROUP, KIND, VERSION
+from readygate.spec import CheckSpec, DeployTarget
+
+MANAGED_BY = "readygate"
+LABEL_CHECK = f"{GROUP}/check"
+LABEL_WORKLOAD = f"{GROUP}/workload"
+ANNOTATION_HASH = f"{GROUP}/spec-hash"
+CONTAINER = "app"
+DEFAULT_REQUESTS = {"cpu": "50m", "memory": "64Mi"}
+DEFAULT_LIMITS = {"memory": "256Mi"}
+
+
+def workload_name(check_name: str) -> str:
+    """A DNS-1035 label (<= 63 chars) unique per check name: ``rg-<name>``."""
+    base = "rg-" + re.sub(r"[^a-z0-9-]", "-", check_name.lower())
+    if len(base) <= 63:
+        return base.rstrip("-") or "rg"
+    digest = hashlib.sha256(check_name.encode()).hexdigest()[:8]
+    return base[:54].rstrip("-") + "-" + digest
+
+
+def owner_reference(check: Mapping[str, Any]) -> dict[str, Any]:
+    meta = check["metadata"]
+    return {
+        "apiVersion": f"{GROUP}/{VERSION}",
+        "kind": KIND,
+        "name": meta["name"],
+        "uid": meta["uid"],
+        "controller": True,
+        "blockOwnerDeletion": True,
+    }
+
+
+def labels(check_name: str) -> dict[str, str]:
+    name = workload_name(check_name)
+    return {
+        "app.kubernetes.io/name": name,
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        LABEL_WORKLOAD: name,
+    }
+
+
+def _hash(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _env(target: DeployTarget) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for env in target.env:
+        if env.value_from is not None:
+            ref = env.value_from.secret_key_ref
+            out.append({"name": env.name,
+                        "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}})
+        else:
+            out.append({"name": env.name, "value": env.value or ""})
+    return out
+
+
+def deployment(check: Mapping[str, Any], spec: CheckSpec) -> dict[str, Any]:
+    target = spec.target.deploy
+    if target is None:
+        raise ValueError("deployment() needs a deploy target")
+    check_name = check["metadata"]["name"]
+    name = workload_name(check_name)
+    pod_labels = labels(check_name)
+    resources = target.resources
+    container: dict[str, Any] = {
+        "name": CONTAINER,
+        "image": target.image,
+        "imagePullPolicy": target.image_pull_policy,
+        "ports": [{"name": "http", "containerPort": target.port, "protocol": "TCP"}],
+        "env": _env(target),
+        "resources": {
+            "requests": dict(resources.requests) if resources and resources.requests
+            else dict(DEFAULT_REQUESTS),
+            "limits": dict(resources.limits) if resources and resources.limits
+            else dict(DEFAULT_LIMITS),
+        },
+        "readinessProbe": {
+            "httpGet": {"path": spec.readiness.path, "port": "http"},
+            "periodSeconds": 1,
+            "timeoutSeconds": max(1, round(spec.readiness.timeout)),
+            "failureThreshold": 3,
+        },
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    }
+    if target.command:
+        container["command"] = list(target.command)
+    if target.args:
+        container["args"] = list(target.args)
+    template = {
+        "metadata": {"labels": pod_labels},
+        "spec": {
+            "containers": [container],
+            "securityContext": {"runAsNonRoot": True,
+                                "seccompProfile": {"type": "RuntimeDefault"}},
+            "automountServiceAccountToken": False,
+            "enableServiceLinks": False,
+            "terminationGracePeriodSeconds": 5,
+            "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
+        },
+    }
+    body_spec = {
+        "replicas": target.replicas,
+        "selector": {"matchLabels": {LABEL_WORKLOAD: name}},
+        "template": template,
+        "progressDeadlineSeconds": max(30, round(spec.readiness.within)),
+        "revisionHistoryLimit": 2,
+    }
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {
+            "name": name,
+            "labels": {**pod_labels, LABEL_CHECK: _label_value(check_name)},
+            "annotations": {ANNOTATION_HASH: _hash(body_spec)},
+            "ownerReferences": [owner_reference(check)],
+        },
+        "spec": body_spec,
+    }
+
+
+def service(check: Mapping[str, Any], spec: CheckSpec) -> dict[str, Any]:
+    target = spec.target.deploy
+    if target is None:
+        raise ValueError("service() needs a deploy target")
+    check_name = check["metadata"]["name"]
+    name = workload_name(check_name)
+    body_spec = {
+        "type": "ClusterIP",
+        "selector": {LABEL_WORKLOAD: name},
+        "ports": [{"name": "http", "port": target.port, "targetPort": "http",
+                   "protocol": "TCP"}],
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": name,
+            "labels": {**labels(check_name), LABEL_CHECK: _label_value(check_name)},
+            "annotations": {ANNOTATION_HASH: _hash(body_spec)},
+            "ownerReferences": [owner_reference(check)],
+        },
+        "spec": body_spec,
+    }
+
+
+def _label_value(value: str) -> str:
+    if len(value) <= 63:
+        return value
+    return value[:54].rstrip("-.") + "-" + hashlib.sha256(value.encode()).hexdigest()[:8]
+
+
+def spec_hash(obj: Mapping[str, Any]) -> str | None:
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    value = annotations.get(ANNOTATION_HASH)
+    return str(value) if value is not None else None

@@ -1,0 +1,51 @@
+"""Operator settings: frozen, read once from ``READYGATE_*`` environment variables.
+
+Passed to handlers through kopf's ``memo`` (see ``handlers``), never kept in module globals.
+``SettingsError`` says which variable is wrong and what it takes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+
+
+class SettingsError(ValueError):
+    pass
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Settings:
+    url_allowlist: tuple[str, ...] = ()  # hostnames, *.suffixes or CIDRs external URLs may use
+    max_total_rate: float = 20_000.0  # req/s across every load check the operator runs
+    poll_interval: float = 1.0  # seconds between observations of a running check
+    metrics_port: int = 9090
+    namespace: str | None = None  # watch one namespace; None: all
+    log_lines: int = 20
+
+
+def _float(env: Mapping[str, str], key: str, default: float, low: float, high: float) -> float:
+    raw = env.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{key}={raw!r}: must be a number") from None
+    if not low <= value <= high:
+        raise SettingsError(f"{key}={raw!r}: must be between {low:g} and {high:g}")
+    return value
+
+
+def from_env(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    allow = tuple(x.strip() for x in env.get("READYGATE_URL_ALLOWLIST", "").split(",")
+                  if x.strip())
+    return Settings(
+        url_allowlist=allow,
+        max_total_rate=_float(env, "READYGATE_MAX_TOTAL_RATE", 20_000.0, 1.0, 1_000_000.0),
+        poll_interval=_float(env, "READYGATE_POLL_INTERVAL", 1.0, 0.1, 30.0),
+        metrics_port=int(_float(env, "READYGATE_METRICS_PORT", 9090, 0, 65535)),
+        namespace=env.get("READYGATE_NAMESPACE") or None,
+    )

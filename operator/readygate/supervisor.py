@@ -1,0 +1,126 @@
+"""The loop that watches over one ReadinessCheck for as long as it exists (a kopf daemon body).
+
+Each turn it observes the resource (kopf keeps ``body`` current), asks ``plan.decide`` what to
+do, and acts: parse the spec (an invalid one becomes an ``Error`` status, permanently, until the
+spec changes), start a ``runner.CheckRunner`` as a task, replace it when the spec changes,
+re-run it on schedule, or retry it with backoff when the operator (not the target) failed.
+A fault in one check's supervisor never reaches another's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from readygate.clock import utc_now
+from readygate.parse import SpecError, parse_spec
+from readygate.plan import decide
+from readygate.runner import CheckRunner, Runtime
+from readygate.spec import CheckSpec
+from readygate.status import RunReason, RunView, compute_status
+from readygate.writer import EventSink, StatusWriter
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF = 60.0
+
+
+class Supervisor:
+    def __init__(self, runtime: Runtime, body: Mapping[str, Any],
+                 events: EventSink | None = None) -> None:
+        self.rt = runtime
+        self.body = body
+        meta = body["metadata"]
+        self.namespace: str = meta["namespace"]
+        self.name: str = meta["name"]
+        self.writer = StatusWriter(runtime.kube, self.namespace, self.name,
+                                   copy.deepcopy(dict(body.get("status") or {})), events)
+        self.task: asyncio.Task[RunView] | None = None
+        self.task_generation: int | None = None
+        self.failures = 0
+        self.retry_at = 0.0
+
+    def _snapshot(self) -> dict[str, Any]:
+        return {"metadata": copy.deepcopy(dict(self.body["metadata"])),
+                "spec": copy.deepcopy(dict(self.body.get("spec") or {}))}
+
+    async def loop(self, stopped: Any) -> None:
+        try:
+            while not stopped:
+                wait = await self.turn()
+                await stopped.wait(wait)
+        finally:
+            await self._cancel()
+
+    async def turn(self) -> float:
+        self._reap()
+        generation = int(self.body["metadata"].get("generation") or 1)
+        status = self.writer.current
+        snapshot = self._snapshot()
+        spec: CheckSpec | None
+        try:
+            spec = parse_spec(snapshot["spec"])
+        except SpecError:
+            spec = None
+        every = spec.schedule.every if spec is not None and spec.schedule else None
+        d = decide(generation=generation, status=status, running=self.task_generation,
+                   now=time.time(), every=every, poll=self.rt.settings.poll_interval)
+        if d.action == "wait":
+            return d.wait
+        if d.action == "restart":
+            log.info("%s/%s: spec changed, replacing the running check", self.namespace,
+                     self.name)
+            await self._cancel()
+            self.failures = 0
+            self.retry_at = 0.0
+        if time.monotonic() < self.retry_at:
+            return min(1.0, self.retry_at - time.monotonic())
+        reason: RunReason = d.reason or "NewGeneration"
+        if reason == "Resumed" and self.failures:
+            reason = "Retry"
+        await self._start(snapshot, generation, reason)
+        return self.rt.settings.poll_interval
+
+    async def _start(self, snapshot: dict[str, Any], generation: int, reason: RunReason) -> None:
+        run = int(self.writer.current.get("runs") or 0) + 1
+        try:
+            spec = parse_spec(snapshot["spec"])
+        except SpecError as exc:
+            view = RunView(generation=generation, run=run, reason=reason, phase="Error",
+                           started_at=utc_now(), error=str(exc))
+            await self.writer.write(compute_status(self.writer.current, view, utc_now()))
+            return
+        runner = CheckRunner(self.rt, snapshot, spec, self.writer, run=run, reason=reason)
+        self.task = asyncio.create_task(runner.execute(), name=f"check {self.namespace}/"
+                                                              f"{self.name}")
+        self.task_generation = generation
+
+    def _reap(self) -> None:
+        task = self.task
+        if task is None or not task.done():
+            return
+        self.task = None
+        self.task_generation = None
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is None:
+            self.failures = 0
+            return
+        self.failures += 1
+        delay = min(MAX_BACKOFF, 2.0 ** self.failures)
+        self.retry_at = time.monotonic() + delay
+        log.warning("%s/%s: run failed on an operator-side error (%s: %s); retrying in %.0fs",
+                    self.namespace, self.name, type(exc).__name__, exc, delay,
+                    exc_info=exc)
+
+    async def _cancel(self) -> None:
+        task, self.task, self.task_generation = self.task, None, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

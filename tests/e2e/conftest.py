@@ -1,0 +1,215 @@
+"""The e2e harness: the real local cluster, the operator as a real process, a namespace per test.
+
+``cluster`` refuses any kubeconfig context it did not create (``readygate-local``) unless
+``READYGATE_E2E_ALLOW_CONTEXT`` names it, so the suite can never touch a user's cluster by
+accident; it fails — never skips — when no cluster is reachable. ``operator`` runs
+``readygate run`` out of cluster against that API server. Everything the tests read comes from
+the real API server.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import kubernetes
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+STATE = Path(os.environ.get("READYGATE_CLUSTER_STATE",
+                            Path.home() / ".local/state/readygate/cluster"))
+EXPECTED_CONTEXT = "readygate-local"
+OUT = ROOT / "out" / "e2e"
+GROUP, VERSION, PLURAL = "readygate.io", "v1alpha1", "readinesschecks"
+WORKLOAD_IMAGE = "readygate.local/workload:dev"
+
+
+class Cluster:
+    def __init__(self, kubeconfig: Path, context: str) -> None:
+        self.kubeconfig = kubeconfig
+        self.context = context
+        self.api = kubernetes.config.new_client_from_config(config_file=str(kubeconfig))
+        self.core = kubernetes.client.CoreV1Api(self.api)
+        self.apps = kubernetes.client.AppsV1Api(self.api)
+        self.custom = kubernetes.client.CustomObjectsApi(self.api)
+        built = STATE / "bin" / "kubectl"
+        self.kubectl_bin = str(built) if built.exists() else "kubectl"
+
+    def kubectl(self, *args: str, check: bool = True, input: str | None = None,
+                timeout: float = 120) -> subprocess.CompletedProcess[str]:
+        cmd = [self.kubectl_bin, "--kubeconfig", str(self.kubeconfig), *args]
+        proc = subprocess.run(cmd, capture_output=True, text=True, input=input, timeout=timeout)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} failed: {proc.stderr}{proc.stdout}")
+        return proc
+
+    # -- ReadinessChecks ---------------------------------------------------------------------
+    def create_check(self, namespace: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+        body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "ReadinessCheck",
+                "metadata": {"name": name}, "spec": spec}
+        result: dict[str, Any] = self.custom.create_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, body)
+        return result
+
+    def get_check(self, namespace: str, name: str) -> dict[str, Any]:
+        result: dict[str, Any] = self.custom.get_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, name)
+        return result
+
+    def patch_spec(self, namespace: str, name: str, spec: dict[str, Any]) -> None:
+        self.custom.patch_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name,
+                                                   {"spec": spec})
+
+    def delete_check(self, namespace: str, name: str) -> None:
+        self.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
+
+    def wait_check(self, namespace: str, name: str, predicate: Callable[[dict[str, Any]], bool],
+                   *, timeout: float, what: str) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        obj: dict[str, Any] = {}
+        while time.monotonic() < deadline:
+            obj = self.get_check(namespace, name)
+            if predicate(obj):
+                return obj
+            time.sleep(0.25)
+        raise AssertionError(f"{namespace}/{name}: not {what} within {timeout:.0f}s; status: "
+                             f"{yaml.safe_dump(obj.get('status'))}\noperator log tail:\n"
+                             f"{operator_log_tail()}")
+
+
+def operator_log_tail(lines: int = 40) -> str:
+    path = OUT / "operator.log"
+    if not path.exists():
+        return "(no operator log)"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def condition(obj: dict[str, Any], ctype: str) -> dict[str, Any] | None:
+    for c in (obj.get("status") or {}).get("conditions") or []:
+        if c.get("type") == ctype:
+            return dict(c)
+    return None
+
+
+def is_final(obj: dict[str, Any]) -> bool:
+    status = obj.get("status") or {}
+    return (status.get("observedGeneration") == obj["metadata"]["generation"]
+            and status.get("phase") in ("Passed", "Failed", "Inconclusive", "Error"))
+
+
+def workload(env: dict[str, str] | None = None, **extra: Any) -> dict[str, Any]:
+    """A deploy target running the test workload with these environment variables."""
+    return {"deploy": {"image": WORKLOAD_IMAGE, "imagePullPolicy": "Never", "port": 8080,
+                       "env": [{"name": k, "value": v} for k, v in (env or {}).items()],
+                       **extra}}
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Cluster:
+    kubeconfig = Path(os.environ.get("READYGATE_E2E_KUBECONFIG") or STATE / "kubeconfig")
+    if not kubeconfig.exists():
+        pytest.fail(f"no cluster: {kubeconfig} does not exist. Run hack/local-cluster/up (the "
+                    "test command hack/test does it for you).", pytrace=False)
+    config = yaml.safe_load(kubeconfig.read_text())
+    context = str(config.get("current-context"))
+    allowed = {EXPECTED_CONTEXT, os.environ.get("READYGATE_E2E_ALLOW_CONTEXT", EXPECTED_CONTEXT)}
+    if context not in allowed:
+        pytest.fail(f"refusing kubeconfig context {context!r}: the e2e suite only runs against "
+                    f"the cluster it created ({EXPECTED_CONTEXT!r}); set "
+                    "READYGATE_E2E_ALLOW_CONTEXT to that context to allow it", pytrace=False)
+    c = Cluster(kubeconfig, context)
+    c.kubectl("apply", "-f", str(ROOT / "crds" / "readinesschecks.readygate.io.yaml"))
+    c.kubectl("wait", "--for=condition=Established", "--timeout=60s",
+              "crd/readinesschecks.readygate.io")
+    return c
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Operator:
+    def __init__(self, proc: subprocess.Popen[bytes], health: str) -> None:
+        self.proc = proc
+        self.health = health
+
+
+@pytest.fixture(scope="session")
+def operator(cluster: Cluster) -> Iterator[Operator]:
+    OUT.mkdir(parents=True, exist_ok=True)
+    port = _free_port()
+    health = f"http://127.0.0.1:{port}/healthz"
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig),
+           "READYGATE_URL_ALLOWLIST": "127.0.0.1/32", "READYGATE_POLL_INTERVAL": "0.5",
+           "PYTHONUNBUFFERED": "1"}
+    log = (OUT / "operator.log").open("wb")
+    proc = subprocess.Popen([sys.executable, "-m", "readygate", "run", "--verbose",
+                             "--liveness", f"http://127.0.0.1:{port}/healthz"],
+                            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while True:
+        if proc.poll() is not None:
+            pytest.fail(f"the operator exited with {proc.returncode}:\n{operator_log_tail()}")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(health, timeout=1, trust_env=False).status_code == 200:
+                break
+        if time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"the operator did not become live:\n{operator_log_tail()}")
+        time.sleep(0.3)
+    yield Operator(proc, health)
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+    log.close()
+
+
+def _new_namespace(cluster: Cluster, hint: str) -> str:
+    name = f"rg-e2e-{hint[:30].strip('-')}-{secrets.token_hex(3)}".lower().replace("_", "-")
+    cluster.core.create_namespace({"metadata": {"name": name,
+                                                "labels": {"readygate.io/e2e": "true"}}})
+    return name
+
+
+def _drop_namespace(cluster: Cluster, name: str) -> None:
+    # delete the checks first, while the operator is still there to release its finalizer
+    with contextlib.suppress(kubernetes.client.ApiException):
+        cluster.custom.delete_collection_namespaced_custom_object(GROUP, VERSION, name, PLURAL)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        items = cluster.custom.list_namespaced_custom_object(GROUP, VERSION, name, PLURAL)
+        if not items.get("items"):
+            break
+        time.sleep(0.3)
+    with contextlib.suppress(kubernetes.client.ApiException):
+        cluster.core.delete_namespace(name)
+
+
+@pytest.fixture
+def namespace(request: pytest.FixtureRequest, cluster: Cluster) -> Iterator[str]:
+    name = _new_namespace(cluster, request.node.name)
+    yield name
+    _drop_namespace(cluster, name)
+
+
+@pytest.fixture(scope="module")
+def module_namespace(request: pytest.FixtureRequest, cluster: Cluster) -> Iterator[str]:
+    name = _new_namespace(cluster, request.module.__name__.rsplit(".", 1)[-1].replace("test_", ""))
+    yield name
+    _drop_namespace(cluster, name)

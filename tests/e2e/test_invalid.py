@@ -1,0 +1,109 @@
+"""Bad input on the real API server: refused by the schema, or marked Error with the reason —
+and the operator keeps serving every other check meanwhile."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import kubernetes
+import pytest
+
+from .conftest import Cluster, Operator, condition, is_final, workload
+
+IMG = {"image": "readygate.local/workload:dev", "imagePullPolicy": "Never"}
+
+# Refused by the API server's schema: (spec, words in the API server's message)
+REFUSED: list[tuple[str, dict[str, Any], str]] = [
+    ("no-target", {}, "spec.target"),
+    ("two-targets", {"target": {"deploy": IMG, "url": "http://a.example"}}, "oneOf"),
+    ("negative-rate", {"target": {"deploy": IMG}, "load": {"rate": -5}}, "spec.load.rate"),
+    ("huge-rate", {"target": {"deploy": IMG}, "load": {"rate": 1e9}}, "spec.load.rate"),
+    ("string-port", {"target": {"deploy": {**IMG, "port": "eighty"}}}, "spec.target.deploy.port"),
+    ("bad-duration", {"target": {"deploy": IMG}, "readiness": {"within": "2 minutes"}},
+     "spec.readiness.within"),
+    ("bad-model", {"target": {"deploy": IMG}, "load": {"model": "burst", "rate": 1}},
+     "spec.load.model"),
+    ("rate-and-users", {"target": {"deploy": IMG}, "load": {"rate": 1, "users": 1}}, "not"),
+    ("ftp-url", {"target": {"url": "ftp://files.example/"}}, "spec.target.url"),
+    ("env-without-value", {"target": {"deploy": {**IMG, "env": [{"name": "A"}]}}}, "oneOf"),
+    ("too-many-workers", {"target": {"deploy": IMG}, "load": {"rate": 1, "workers": 500}},
+     "spec.load.workers"),
+    ("hostile-image", {"target": {"deploy": {"image": "a b; rm -rf /"}}},
+     "spec.target.deploy.image"),
+    ("replicas-zero", {"target": {"deploy": {**IMG, "replicas": 0}}},
+     "spec.target.deploy.replicas"),
+]
+
+# Accepted by the schema (which cannot say it), marked Error by the operator with the reason
+ERRORS: list[tuple[str, dict[str, Any], str]] = [
+    ("open-without-rate", {"target": {"deploy": IMG}, "load": {"duration": "5s"}},
+     "the open model needs rate, stages or stress"),
+    ("stress-upside-down", {"target": {"deploy": IMG}, "load": {"stress": {
+        "start": 50, "step": 5, "stepDuration": "5s", "max": 10}}}, "above max"),
+    ("closed-with-stress", {"target": {"deploy": IMG}, "load": {"model": "closed", "users": 2,
+        "stress": {"start": 1, "step": 1, "stepDuration": "5s", "max": 5}}},
+     "stress: only for model open"),
+    ("tiny-period", {"target": {"deploy": IMG}, "liveness": {"period": "1ms"}},
+     "spec.liveness.period: must be at least 100ms"),
+    ("budget-too-long", {"target": {"deploy": IMG}, "readiness": {"within": "5h"}},
+     "spec.readiness.within: must be at most 1h"),
+    ("bad-status", {"target": {"deploy": IMG}, "load": {"rate": 1, "requests": [
+        {"expectStatus": [999]}]}}, "999 is not an HTTP status"),
+    ("missing-deployment", {"target": {"workloadRef": {"name": "nope"}}},
+     "Deployment nope not found"),
+    ("missing-service", {"target": {"service": {"name": "nope"}}}, "Service nope not found"),
+    ("metadata-url", {"target": {"url": "http://169.254.169.254/latest/meta-data"}},
+     "metadata"),
+    ("not-allowed-url", {"target": {"url": "http://192.0.2.1/"}}, "allow-list"),
+]
+
+
+@pytest.mark.parametrize(("name", "spec", "words"), REFUSED, ids=[r[0] for r in REFUSED])
+def test_schema_refuses(cluster: Cluster, module_namespace: str, name: str,
+                        spec: dict[str, Any], words: str) -> None:
+    with pytest.raises(kubernetes.client.ApiException) as info:
+        cluster.create_check(module_namespace, name, spec)
+    assert info.value.status == 422
+    assert words in info.value.body
+
+
+@pytest.fixture(scope="module")
+def errored(cluster: Cluster, operator: Operator, module_namespace: str) -> dict[str, Any]:
+    for name, spec, _ in ERRORS:
+        cluster.create_check(module_namespace, name, spec)
+    cluster.create_check(module_namespace, "healthy-neighbour",
+                         {"target": workload(), "liveness": {"enabled": False}})
+    out = {}
+    for name, _, _ in ERRORS:
+        out[name] = cluster.wait_check(module_namespace, name, is_final, timeout=60,
+                                       what="final")
+    out["healthy-neighbour"] = cluster.wait_check(module_namespace, "healthy-neighbour",
+                                                  is_final, timeout=90, what="final")
+    return out
+
+
+@pytest.mark.parametrize(("name", "spec", "words"), ERRORS, ids=[e[0] for e in ERRORS])
+def test_marked_error_with_the_reason(errored: dict[str, Any], name: str, spec: dict[str, Any],
+                                      words: str) -> None:
+    obj = errored[name]
+    assert obj["status"]["phase"] == "Error", obj["status"]
+    ready = condition(obj, "Ready")
+    stalled = condition(obj, "Stalled")
+    assert ready is not None and ready["status"] == "False" and words in ready["message"]
+    assert stalled is not None and stalled["status"] == "True"
+    assert words in obj["status"]["summary"]
+
+
+def test_the_operator_keeps_serving_others(errored: dict[str, Any]) -> None:
+    assert errored["healthy-neighbour"]["status"]["phase"] == "Passed"
+
+
+def test_fixing_the_spec_clears_the_error(cluster: Cluster, module_namespace: str,
+                                          errored: dict[str, Any]) -> None:
+    cluster.patch_spec(module_namespace, "tiny-period", {"liveness": {"period": "1s",
+                                                                      "observeFor": "2s"}})
+    obj = cluster.wait_check(module_namespace, "tiny-period",
+                             lambda o: is_final(o) and o["metadata"]["generation"] == 2,
+                             timeout=90, what="final for generation 2")
+    assert obj["status"]["phase"] == "Passed", obj["status"]
+    assert condition(obj, "Stalled") is None

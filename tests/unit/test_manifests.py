@@ -1,0 +1,47 @@
+"""The Deployment and Service built for a deploy target."""
+
+from __future__ import annotations
+
+from readygate import manifests
+from readygate.parse import parse_spec
+
+CHECK = {"metadata": {"name": "web.v2", "namespace": "team", "uid": "u-1"}}
+
+
+def build(**deploy: object) -> tuple[dict, dict]:  # type: ignore[type-arg]
+    spec = parse_spec({"target": {"deploy": {"image": "img:1", **deploy}}})
+    return manifests.deployment(CHECK, spec), manifests.service(CHECK, spec)
+
+
+def test_names_are_dns_labels_and_deterministic() -> None:
+    assert manifests.workload_name("web.v2") == "rg-web-v2"
+    long = manifests.workload_name("a" * 200)
+    assert len(long) <= 63 and long == manifests.workload_name("a" * 200)
+    assert long != manifests.workload_name("a" * 199)
+
+
+def test_deployment_is_owned_restricted_and_hashed() -> None:
+    dep, svc = build(replicas=2, env=[{"name": "A", "value": "1"},
+                                      {"name": "T", "valueFrom": {"secretKeyRef": {
+                                          "name": "s", "key": "k"}}}])
+    assert dep["metadata"]["ownerReferences"][0]["uid"] == "u-1"
+    assert dep["metadata"]["ownerReferences"][0]["controller"] is True
+    pod = dep["spec"]["template"]["spec"]
+    c = pod["containers"][0]
+    assert c["securityContext"]["runAsNonRoot"] and c["securityContext"]["readOnlyRootFilesystem"]
+    assert c["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert c["env"][1] == {"name": "T", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}
+    assert dep["spec"]["replicas"] == 2
+    assert svc["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
+    assert manifests.spec_hash(dep) != build(replicas=3)[0]["metadata"]["annotations"][
+        manifests.ANNOTATION_HASH]
+    assert manifests.spec_hash(dep) == manifests.spec_hash(build(replicas=2, env=[
+        {"name": "A", "value": "1"},
+        {"name": "T", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}])[0])
+
+
+def test_default_resources() -> None:
+    dep, _ = build()
+    res = dep["spec"]["template"]["spec"]["containers"][0]["resources"]
+    assert res == {"requests": manifests.DEFAULT_REQUESTS, "limits": manifests.DEFAULT_LIMITS}

@@ -1,0 +1,89 @@
+"""The CRD is generated from the spec types; the committed file must be exactly that output."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from readygate import schema, spec
+from readygate.fields import json_name, meta_of
+
+ROOT = Path(__file__).resolve().parents[2]
+CRD_FILE = ROOT / "crds" / "readinesschecks.readygate.io.yaml"
+
+
+def test_committed_crd_is_the_generated_one() -> None:
+    committed = yaml.safe_load(CRD_FILE.read_text())
+    assert committed == schema.crd(), (
+        "crds/ drifted from operator/readygate/spec.py: run "
+        "`readygate crd -o crds/readinesschecks.readygate.io.yaml`")
+
+
+def _walk(cls: type, node: dict[str, Any], path: str) -> list[str]:
+    """Every dataclass field has a schema property of the right type, and nothing more."""
+    problems = []
+    hints = typing.get_type_hints(cls)
+    props = node["properties"]
+    names = {json_name(f) for f in dataclasses.fields(cls)}
+    if set(props) != names:
+        problems.append(f"{path}: schema {sorted(props)} != code {sorted(names)}")
+    for f in dataclasses.fields(cls):
+        prop = props.get(json_name(f))
+        if prop is None:
+            continue
+        here = f"{path}.{json_name(f)}"
+        if not prop.get("description"):
+            problems.append(f"{here}: no description")
+        tp, _ = schema.unwrap_optional(hints[f.name])
+        if dataclasses.is_dataclass(tp):
+            problems += _walk(tp, prop, here)  # type: ignore[arg-type]
+        elif typing.get_origin(tp) is tuple:
+            item = typing.get_args(tp)[0]
+            assert prop["type"] == "array", here
+            if dataclasses.is_dataclass(item):
+                problems += _walk(item, prop["items"], here + "[]")
+        elif meta_of(f).duration:
+            assert prop["type"] == "string" and prop["pattern"], here
+        else:
+            expected = {str: "string", int: "integer", float: "number", bool: "boolean",
+                        dict: "object"}[typing.get_origin(tp) or tp]
+            if prop["type"] != expected:
+                problems.append(f"{here}: schema {prop['type']} != code {expected}")
+    return problems
+
+
+def test_schema_and_spec_types_agree() -> None:
+    root = schema.crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    assert _walk(spec.CheckSpec, root["properties"]["spec"], "spec") == []
+
+
+def test_crd_names_and_columns() -> None:
+    crd = schema.crd()
+    names = crd["spec"]["names"]
+    assert names["shortNames"] == ["rgc"] and "rc" not in names["shortNames"]
+    assert names["categories"] == ["readygate"]
+    version = crd["spec"]["versions"][0]
+    assert version["subresources"] == {"status": {}}
+    columns = [c["name"] for c in version["additionalPrinterColumns"]]
+    assert columns == ["Phase", "Score", "P95ms", "Summary", "Age"]
+
+
+def test_target_is_a_required_one_of() -> None:
+    target = schema.crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"][
+        "spec"]["properties"]["target"]
+    assert target["oneOf"] == [{"required": [k]} for k in
+                               ("deploy", "workloadRef", "service", "url")]
+
+
+def test_bounds_in_schema_come_from_the_same_declaration() -> None:
+    load = schema.crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"][
+        "spec"]["properties"]["load"]["properties"]
+    assert load["rate"]["maximum"] == spec.MAX_RATE
+    assert load["users"]["maximum"] == spec.MAX_USERS
+    assert load["workers"]["maximum"] == spec.MAX_WORKERS
+    assert load["model"]["enum"] == ["open", "closed"]
+    assert load["duration"]["default"] == "30s"

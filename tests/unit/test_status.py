@@ -1,0 +1,112 @@
+"""compute_status, conditions and merge patches: the kstatus promises, as tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from readygate.conditions import merge_patch, set_condition
+from readygate.results import CheckResult, Diagnosis
+from readygate.status import RunView, compute_status
+from readygate.verdict import decide
+
+T0, T1, T2 = "2026-01-01T00:00:00Z", "2026-01-01T00:01:00Z", "2026-01-01T00:02:00Z"
+PASS = CheckResult(result="Passed", message="ok")
+FAIL = CheckResult(result="Failed", message="bad")
+
+
+def cond(status: dict[str, Any], ctype: str) -> dict[str, Any] | None:
+    return next((c for c in status.get("conditions", []) if c["type"] == ctype), None)
+
+
+def view(**kw: Any) -> RunView:
+    base: dict[str, Any] = {"generation": 1, "run": 1, "reason": "NewGeneration",
+                            "phase": "Verifying", "started_at": T0}
+    base.update(kw)
+    return RunView(**base)
+
+
+def test_new_generation_reconciles_with_ready_unknown() -> None:
+    status = compute_status({}, view(checks={"readiness": CheckResult(result="Running",
+                                                                      message="waiting")}), T0)
+    assert status["observedGeneration"] == 1
+    assert cond(status, "Reconciling")["status"] == "True"
+    assert cond(status, "Ready")["status"] == "Unknown"
+    assert cond(status, "Stalled") is None
+    assert "score" not in status
+
+
+def test_pass_removes_reconciling_and_sets_ready() -> None:
+    running = compute_status({}, view(), T0)
+    done = compute_status(running, view(phase="Passed", checks={"readiness": PASS}), T1)
+    assert cond(done, "Reconciling") is None
+    assert cond(done, "Ready")["status"] == "True"
+    assert cond(done, "Ready")["lastTransitionTime"] == T1
+    assert done["lastVerdictAt"] == T1 and done["verdict"] == "Passed"
+
+
+def test_terminal_failure_is_stalled_and_not_ready() -> None:
+    done = compute_status({}, view(phase="Failed", checks={"readiness": FAIL}), T1)
+    assert cond(done, "Stalled")["status"] == "True"
+    assert cond(done, "Ready")["status"] == "False"
+    assert cond(done, "ReadinessPassed")["status"] == "False"
+    assert done["summary"] == "Failed: readiness failed: bad"
+
+
+def test_periodic_rerun_touches_no_condition_until_its_verdict() -> None:
+    passed = compute_status({}, view(phase="Passed", checks={"readiness": PASS}), T1)
+    rerun = compute_status(passed, view(run=2, reason="Periodic", phase="Verifying",
+                                        checks={"readiness": CheckResult(result="Running",
+                                                                         message="again")}), T2)
+    assert rerun["conditions"] == passed["conditions"]
+    assert rerun["score"] == passed["score"] and rerun["verdict"] == "Passed"
+
+
+def test_transition_time_moves_only_on_flips() -> None:
+    conds = set_condition([], "Ready", "True", "Passed", "a", generation=1, now=T0)
+    same = set_condition(conds, "Ready", "True", "Passed", "b", generation=2, now=T1)
+    flipped = set_condition(same, "Ready", "False", "Failed", "c", generation=2, now=T2)
+    assert same[0]["lastTransitionTime"] == T0
+    assert flipped[0]["lastTransitionTime"] == T2
+
+
+def test_history_has_one_line_per_run() -> None:
+    one = compute_status({}, view(phase="Passed", checks={"readiness": PASS}), T1)
+    again = compute_status(one, view(phase="Passed", checks={"readiness": PASS}), T2)
+    assert len(again["history"]) == 1 and again["lastVerdictAt"] == T1
+    two = compute_status(again, view(run=2, phase="Failed", checks={"readiness": FAIL}), T2)
+    assert len(two["history"]) == 2 and two["history"][-1].startswith("run 2 ")
+
+
+def test_diagnosis_goes_into_status_and_summary() -> None:
+    d = Diagnosis(reason="CrashLoopBackOff", message="container app exited with code 3: "
+                  "ModuleNotFoundError: No module named 'autocoder'", pod="p", exit_code=3)
+    status = compute_status({}, view(phase="Failed", checks={"readiness": FAIL}, diagnosis=d,
+                                     diagnosed_at=T1), T1)
+    assert status["diagnosis"]["exitCode"] == 3
+    assert "ModuleNotFoundError" in cond(status, "Ready")["message"]
+
+
+def test_spec_error_is_error_phase_with_the_reason() -> None:
+    status = compute_status({}, view(phase="Error", error="spec.load.rate: must be at least "
+                                     "0.1, got -1"), T0)
+    assert status["phase"] == "Error" and status["verdict"] == "Error"
+    assert cond(status, "Stalled")["status"] == "True"
+    assert "spec.load.rate" in cond(status, "Ready")["message"]
+
+
+def test_merge_patch_sends_only_changes_and_removals() -> None:
+    old = {"a": 1, "b": {"x": 1, "y": 2}, "c": [1]}
+    new = {"a": 1, "b": {"x": 1}, "c": [1, 2], "d": "new"}
+    assert merge_patch(old, new) == {"b": {"y": None}, "c": [1, 2], "d": "new"}
+    assert merge_patch(new, new) == {}
+
+
+def test_score_counts_only_what_was_measured() -> None:
+    v = decide({"deploy": PASS, "readiness": PASS, "liveness": PASS})
+    assert (v.result, v.score) == ("Passed", 40)
+    assert v.not_checked == ("performance", "resilience", "persistence", "security")
+    v = decide({"deploy": PASS, "readiness": PASS, "liveness": FAIL})
+    assert v.result == "Failed" and v.breakdown == {"deploy": 15, "health": 12}
+    assert decide({}).result == "Inconclusive"
+    assert decide({"readiness": PASS, "load": CheckResult(result="Inconclusive",
+                                                          message="few")}).result == "Inconclusive"
