@@ -18,7 +18,7 @@ def _run(args: argparse.Namespace) -> int:
 
     import readygate.handlers  # noqa: F401 - registers the handlers
 
-    namespaces = [args.namespace] if args.namespace else []
+    namespaces = [p for arg in args.namespace or [] for p in arg.split(",") if p]
     kopf.configure(verbose=args.verbose)
     kopf.run(standalone=True, clusterwide=not namespaces, namespaces=namespaces,
              liveness_endpoint=args.liveness)
@@ -59,7 +59,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="readygate", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="run the operator")
-    run.add_argument("--namespace", help="watch only this namespace (default: all)")
+    run.add_argument("--namespace", action="append",
+                     help="watch only these namespaces: a name or kopf's glob patterns, "
+                          "e.g. 'team-*' or '!kube-*' (repeatable or comma-separated; "
+                          "default: all)")
     run.add_argument("--liveness", default="http://0.0.0.0:8080/healthz",
                      help="kopf liveness endpoint (default: %(default)s)")
     run.add_argument("--verbose", action="store_true")

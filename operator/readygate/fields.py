@@ -29,6 +29,8 @@ class FieldMeta:
     pattern: str | None = None
     max_length: int | None = None
     max_items: int | None = None
+    item_enum: tuple[str, ...] | None = None
+    item_pattern: str | None = None
     duration: bool = False
     schema_default: Any = None
 
@@ -46,6 +48,8 @@ def field(
     pattern: str | None = None,
     max_length: int | None = None,
     max_items: int | None = None,
+    item_enum: tuple[str, ...] | None = None,
+    item_pattern: str | None = None,
     duration: bool = False,
     schema_default: Any = None,
 ) -> Any:
@@ -64,6 +68,8 @@ def field(
         pattern=pattern,
         max_length=max_length,
         max_items=max_items,
+        item_enum=item_enum,
+        item_pattern=item_pattern,
         duration=duration,
         schema_default=schema_default,
     )

@@ -9,17 +9,20 @@ into ``status`` on their behalf.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import os
 from typing import Any
 
 import kopf
 
 from readygate import schema
-from readygate.kube import Kube, load_config
+from readygate.kube import Kube, KubeError, load_config
 from readygate.loadrun import RateBudget, run_load_check
+from readygate.metrics import Metrics
 from readygate.prober import Prober
 from readygate.runner import Runtime
-from readygate.settings import from_env
+from readygate.settings import Settings, from_env
 from readygate.supervisor import Supervisor
 
 PREFIX = schema.GROUP
@@ -39,11 +42,34 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: ko
     settings.posting.level = logging.INFO
     settings.peering.standalone = True
     load_config()
-    config = from_env()
-    memo.runtime = Runtime(settings=config, kube=Kube(), prober=Prober(),
-                           rate_budget=RateBudget(config.max_total_rate),
-                           load_runner=run_load_check)
-    logger.info("readygate is ready; watching ReadinessChecks")
+    kube = Kube()
+    config = await _with_worker_image(from_env(), kube, logger)
+    metrics = Metrics()
+    metrics.load_rate_limit.set(config.max_total_rate)
+    if config.metrics_port:
+        metrics.serve(config.metrics_port)
+    memo.runtime = Runtime(settings=config, kube=kube, prober=Prober(),
+                           rate_budget=RateBudget(config.max_total_rate,
+                                                  on_change=metrics.load_rate_in_use.set),
+                           metrics=metrics, load_runner=run_load_check)
+    logger.info("readygate is ready; watching ReadinessChecks (metrics on :%s)",
+                config.metrics_port or "off")
+
+
+async def _with_worker_image(config: Settings, kube: Kube, logger: kopf.Logger) -> Settings:
+    """Load Job pods run the operator's own image: find it from our pod (downward API)."""
+    pod, namespace = os.environ.get("POD_NAME"), os.environ.get("POD_NAMESPACE")
+    if config.worker_image or not pod or not namespace:
+        return config
+    try:
+        me = await kube.get_pod(namespace, pod)
+    except KubeError as exc:
+        logger.warning("cannot read my own pod %s/%s (%s); distributed load needs "
+                       "READYGATE_WORKER_IMAGE", namespace, pod, exc)
+        return config
+    containers = (me.get("spec") or {}).get("containers") or []
+    image = containers[0].get("image") if containers else None
+    return dataclasses.replace(config, worker_image=image) if image else config
 
 
 @kopf.on.cleanup()
@@ -52,6 +78,13 @@ async def shutdown(memo: kopf.Memo, **_: Any) -> None:
     if runtime is not None:
         await runtime.prober.aclose()
         runtime.kube.close()
+
+
+@kopf.on.delete(schema.GROUP, schema.VERSION, schema.PLURAL)
+async def forget(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """The check is going: drop its metric series (its children go by ownerReferences)."""
+    runtime: Runtime = memo.runtime
+    runtime.metrics.forget(str(body.metadata.namespace), str(body.metadata.name))
 
 
 @kopf.daemon(schema.GROUP, schema.VERSION, schema.PLURAL, cancellation_timeout=15.0)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
+import contextlib
 import functools
 import json
 import logging
@@ -93,6 +94,7 @@ class Kube:
         self.core = kubernetes.client.CoreV1Api(self.api)
         self.apps = kubernetes.client.AppsV1Api(self.api)
         self.custom = kubernetes.client.CustomObjectsApi(self.api)
+        self.batch = kubernetes.client.BatchV1Api(self.api)
         self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="kube")
 
     def close(self) -> None:
@@ -175,6 +177,109 @@ class Kube:
                                 _preload_content=False, **kwargs)
         text: str = resp.data.decode("utf-8", errors="replace")
         return text.splitlines()
+
+    async def get_pod(self, namespace: str, name: str) -> Obj:
+        return await self._json(self.core.read_namespaced_pod, name, namespace)
+
+    async def list_all_pods(self, namespace: str) -> list[Obj]:
+        data = await self._json(self.core.list_namespaced_pod, namespace)
+        return list(data.get("items") or [])
+
+    async def delete_pod(self, namespace: str, name: str, *, grace_seconds: int,
+                         uid: str | None = None) -> None:
+        """Delete one pod; with ``uid`` only that incarnation (a 409 if it was replaced)."""
+        body: dict[str, Any] = {"gracePeriodSeconds": grace_seconds}
+        if uid:
+            body["preconditions"] = {"uid": uid}
+        with contextlib.suppress(NotFound):
+            await self._call(self.core.delete_namespaced_pod, name, namespace, body=body)
+
+    async def patch_pod_condition(self, namespace: str, name: str, uid: str,
+                                  condition: Mapping[str, Any]) -> Obj:
+        """Set one pod condition with a strategic merge on ``pods/status``.
+
+        PodStatus.conditions merges by ``type``, so this touches only that condition and never
+        the kubelet's own; ``metadata.uid`` in the patch is a precondition (409/422 when the
+        pod was replaced under the same name).
+        """
+        patch = {"metadata": {"uid": uid}, "status": {"conditions": [dict(condition)]}}
+        return await self._json(self.core.patch_namespaced_pod_status, name, namespace, patch)
+
+    async def get_node(self, name: str) -> Obj:
+        return await self._json(self.core.read_node, name)
+
+    async def kubelet_summary(self, node: Mapping[str, Any], *, insecure: bool = False) -> Obj:
+        """The kubelet's ``/stats/summary`` of a node, asked of the kubelet itself.
+
+        Authorized as ``nodes/stats`` (get) by the kubelet's webhook, with the operator's own
+        credentials; deliberately not through the API server's ``nodes/proxy``, which would
+        need a far broader permission.
+        """
+        status = node.get("status") or {}
+        address = next((a["address"] for a in status.get("addresses") or []
+                        if a.get("type") == "InternalIP"), None)
+        port = ((status.get("daemonEndpoints") or {}).get("kubeletEndpoint") or {}).get(
+            "Port", 10250)
+        if not address:
+            raise Refused(f"node {node['metadata']['name']} has no InternalIP", 0)
+        host = f"[{address}]" if ":" in address else address
+        url = f"https://{host}:{port}/stats/summary?only_cpu_and_memory=true"
+        data: Obj = await self._loop_call(self._kubelet_get, url, insecure)
+        return data
+
+    def _kubelet_get(self, url: str, insecure: bool) -> Obj:
+        config = self.api.configuration
+        headers = {"Accept": "application/json"}
+        token = config.get_api_key_with_prefix("authorization")
+        if token:
+            headers["Authorization"] = token
+        if insecure:
+            pool = urllib3.PoolManager(cert_reqs="CERT_NONE", cert_file=config.cert_file,
+                                       key_file=config.key_file)
+        else:
+            pool = self.api.rest_client.pool_manager
+        resp = pool.request("GET", url, headers=headers, timeout=10.0, retries=False)
+        if resp.status != 200:
+            raise kubernetes.client.ApiException(status=resp.status, reason=resp.reason)
+        data: Obj = json.loads(resp.data)
+        return data
+
+    async def _loop_call(self, fn: Any, *args: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        try:
+            return await loop.run_in_executor(self._pool, functools.partial(fn, *args))
+        except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
+            raise _map_error(exc) from exc
+
+    # -- distributed load: Jobs and the Secret holding their plan ------------------------------
+    async def create_secret(self, namespace: str, body: Mapping[str, Any]) -> Obj:
+        try:
+            return await self._json(self.core.create_namespaced_secret, namespace, dict(body))
+        except Conflict:
+            return await self._json(self.core.read_namespaced_secret,
+                                    body["metadata"]["name"], namespace)
+
+    async def delete_secret(self, namespace: str, name: str) -> None:
+        with contextlib.suppress(NotFound):
+            await self._call(self.core.delete_namespaced_secret, name, namespace)
+
+    async def create_job(self, namespace: str, body: Mapping[str, Any]) -> Obj:
+        try:
+            return await self._json(self.batch.create_namespaced_job, namespace, dict(body))
+        except Conflict:
+            return await self._json(self.batch.read_namespaced_job,
+                                    body["metadata"]["name"], namespace)
+
+    async def list_jobs(self, namespace: str, selector: Mapping[str, str]) -> list[Obj]:
+        label_selector = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
+        data = await self._json(self.batch.list_namespaced_job, namespace,
+                                label_selector=label_selector)
+        return list(data.get("items") or [])
+
+    async def delete_job(self, namespace: str, name: str) -> None:
+        with contextlib.suppress(NotFound):
+            await self._call(self.batch.delete_namespaced_job, name, namespace,
+                             body={"propagationPolicy": "Background"})
 
     async def secret_value(self, namespace: str, name: str, key: str) -> str:
         data = await self._json(self.core.read_namespaced_secret, name, namespace)

@@ -9,7 +9,7 @@ unit-suffixed names (``p95Ms``, ``rps``, ``errorRate``). The operator (``runner`
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from readygate.load import (
     Judgement,
@@ -69,8 +69,13 @@ def plan_for(load: LoadCheck, base_url: str, secret: SecretLookup) -> LoadPlan:
 _SECONDS_TO_MS = ("p50", "p90", "p95", "p99", "p999", "max", "mean")
 
 
+# spec.load.warnOnly names -> the engine's threshold names
+_ENGINE_NAMES = {"p50": "p50", "p95": "p95", "p99": "p99", "p999": "p999",
+                 "maxErrorRate": "max_error_rate", "minThroughput": "min_throughput"}
+
+
 def check_result(result: LoadResult, judgement: Judgement, *, started_at: str,
-                 finished_at: str) -> CheckResult:
+                 finished_at: str, warn_only: Sequence[str] = ()) -> CheckResult:
     m = judgement.measured
     measured: dict[str, float] = {f"{k}Ms": m[k] * 1000 for k in _SECONDS_TO_MS if k in m}
     measured.update({
@@ -88,11 +93,18 @@ def check_result(result: LoadResult, judgement: Judgement, *, started_at: str,
     head = (f"{result.requests} requests at {result.throughput:.1f} req/s, "
             f"p95 {measured.get('p95Ms', 0):.1f}ms, p99 {measured.get('p99Ms', 0):.1f}ms, "
             f"errors {result.error_rate * 100:.2f}%")
-    if judgement.result == "Failed":
-        message = f"{judgement.summary} ({head})"
-    elif judgement.result == "Inconclusive":
+    soft = {_ENGINE_NAMES[n] for n in warn_only}
+    hard = [f for f in judgement.failures if f.threshold not in soft]
+    warnings = tuple(f.message for f in judgement.failures if f.threshold in soft)
+    verdict = judgement.result
+    if verdict == "Failed" and not hard:
+        verdict = "Passed"  # only thresholds named as warnings broke: Conditional
+    if verdict == "Failed":
+        message = "; ".join(f.message for f in hard) + f" ({head})"
+    elif verdict == "Inconclusive":
         message = f"inconclusive: {judgement.reason} ({head})"
     else:
         message = head
-    return CheckResult(result=judgement.result, message=message, started_at=started_at,
-                       finished_at=finished_at, measured=measured, evidence=evidence[:50])
+    return CheckResult(result=verdict, message=message, started_at=started_at,
+                       finished_at=finished_at, measured=measured, evidence=evidence[:50],
+                       warnings=warnings)

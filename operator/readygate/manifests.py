@@ -135,7 +135,7 @@ def deployment(check: Mapping[str, Any], spec: CheckSpec) -> dict[str, Any]:
         "kind": "Deployment",
         "metadata": {
             "name": name,
-            "labels": {**pod_labels, LABEL_CHECK: _label_value(check_name)},
+            "labels": {**pod_labels, LABEL_CHECK: label_value(check_name)},
             "annotations": {ANNOTATION_HASH: _hash(body_spec)},
             "ownerReferences": [owner_reference(check)],
         },
@@ -160,7 +160,7 @@ def service(check: Mapping[str, Any], spec: CheckSpec) -> dict[str, Any]:
         "kind": "Service",
         "metadata": {
             "name": name,
-            "labels": {**labels(check_name), LABEL_CHECK: _label_value(check_name)},
+            "labels": {**labels(check_name), LABEL_CHECK: label_value(check_name)},
             "annotations": {ANNOTATION_HASH: _hash(body_spec)},
             "ownerReferences": [owner_reference(check)],
         },
@@ -168,7 +168,7 @@ def service(check: Mapping[str, Any], spec: CheckSpec) -> dict[str, Any]:
     }
 
 
-def _label_value(value: str) -> str:
+def label_value(value: str) -> str:
     if len(value) <= 63:
         return value
     return value[:54].rstrip("-.") + "-" + hashlib.sha256(value.encode()).hexdigest()[:8]
@@ -178,3 +178,97 @@ def spec_hash(obj: Mapping[str, Any]) -> str | None:
     annotations = (obj.get("metadata") or {}).get("annotations") or {}
     value = annotations.get(ANNOTATION_HASH)
     return str(value) if value is not None else None
+
+
+# -- distributed load: one single-pod Job per shard, and the Secret with their plan -------------
+LABEL_COMPONENT = f"{GROUP}/component"
+LABEL_RUN = f"{GROUP}/run"
+LOAD_WORKER = "load-worker"
+PLAN_KEY = "plan.json"
+WORKER_UID = 10001
+
+
+def _short(name: str) -> str:
+    """A DNS-1123 label (<= 63 chars): hashed when longer."""
+    name = re.sub(r"[^a-z0-9-]", "-", name.lower()).strip("-")
+    if len(name) <= 63:
+        return name
+    return name[:54].rstrip("-") + "-" + hashlib.sha256(name.encode()).hexdigest()[:8]
+
+
+def load_labels(check_name: str, run: int) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/managed-by": MANAGED_BY,
+        LABEL_CHECK: label_value(check_name),
+        LABEL_COMPONENT: LOAD_WORKER,
+        LABEL_RUN: str(run),
+    }
+
+
+def load_secret_name(check_name: str, run: int) -> str:
+    return _short(f"rg-{check_name}-load-r{run}")
+
+
+def load_secret(check: Mapping[str, Any], run: int, plan_json: str) -> dict[str, Any]:
+    """The plan of a distributed load (it may hold header values from Secrets): a Secret."""
+    name = check["metadata"]["name"]
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": load_secret_name(name, run),
+            "labels": load_labels(name, run),
+            "ownerReferences": [owner_reference(check)],
+        },
+        "stringData": {PLAN_KEY: plan_json},
+    }
+
+
+def load_job(check: Mapping[str, Any], run: int, shard: int, shards: int, *, image: str,
+             pull_policy: str, secret: str, deadline: int) -> dict[str, Any]:
+    """One shard of a distributed load: ``python3 -m readygate.load --shard i/n``."""
+    name = check["metadata"]["name"]
+    job_labels = load_labels(name, run)
+    container = {
+        "name": "load",
+        "image": image,
+        "imagePullPolicy": pull_policy,
+        "command": ["python3", "-m", "readygate.load"],
+        "args": ["--plan-env", "READYGATE_PLAN", "--shard", f"{shard}/{shards}"],
+        "env": [{"name": "READYGATE_PLAN",
+                 "valueFrom": {"secretKeyRef": {"name": secret, "key": PLAN_KEY}}}],
+        "resources": {"requests": {"cpu": "250m", "memory": "64Mi"},
+                      "limits": {"memory": "512Mi"}},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+    }
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": _short(f"rg-{name}-load-r{run}-{shard}"),
+            "labels": job_labels,
+            "ownerReferences": [owner_reference(check)],
+        },
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": deadline,
+            "template": {
+                "metadata": {"labels": job_labels},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [container],
+                    "automountServiceAccountToken": False,
+                    "enableServiceLinks": False,
+                    "securityContext": {"runAsNonRoot": True, "runAsUser": WORKER_UID,
+                                        "seccompProfile": {"type": "RuntimeDefault"}},
+                },
+            },
+        },
+    }

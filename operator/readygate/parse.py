@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from readygate.durations import format_duration, parse_duration
 from readygate.fields import has_default, json_name, meta_of
+from readygate.quantity import parse_quantity
 from readygate.schema import unwrap_optional
 from readygate.spec import CheckSpec, EnvVar, Header, LoadCheck
 
@@ -97,8 +98,17 @@ def _parse_value(f: dataclasses.Field[Any], tp: Any, raw: Any, path: str,
             problems.append(f"{path}: longer than {meta.max_length} characters")
         elif meta.pattern is not None and not re.search(meta.pattern, value):
             problems.append(f"{path}: {_show(raw)} does not match {meta.pattern}")
-    if isinstance(value, tuple) and meta.max_items is not None and len(value) > meta.max_items:
-        problems.append(f"{path}: more than {meta.max_items} items")
+    if isinstance(value, tuple):
+        if meta.max_items is not None and len(value) > meta.max_items:
+            problems.append(f"{path}: more than {meta.max_items} items")
+        for i, item in enumerate(value):
+            if meta.item_enum is not None and item not in meta.item_enum:
+                problems.append(f"{path}[{i}]: {_show(item)} is not one of "
+                                f"{', '.join(meta.item_enum)}")
+            if (meta.item_pattern is not None and isinstance(item, str)
+                    and not re.search(meta.item_pattern, item)):
+                problems.append(f"{path}[{i}]: {_show(item)} does not match "
+                                f"{meta.item_pattern}")
     return value
 
 
@@ -163,6 +173,51 @@ def _check_rules(spec: CheckSpec, problems: list[str]) -> None:
             _one_value(env, f"spec.target.deploy.env[{i}]", problems)
     if spec.load is not None:
         _check_load(spec.load, problems)
+    has_pods = t.deploy is not None or t.workload_ref is not None or t.service is not None
+    if spec.resilience is not None and not has_pods:
+        problems.append("spec.resilience: needs a target with pods (deploy, workloadRef or "
+                        "service); a url target has none to delete")
+    if spec.resilience is not None and spec.load is not None:
+        length = _load_length(spec.load)
+        if length is not None and spec.resilience.after >= length:
+            problems.append(f"spec.resilience.after: {format_duration(spec.resilience.after)} "
+                            f"is not within the load ({format_duration(length)}); pods are "
+                            "deleted while the load runs")
+    if spec.stability is not None:
+        if spec.load is None:
+            problems.append("spec.stability: needs spec.load (memory and restarts are watched "
+                            "while the load runs)")
+        if not has_pods:
+            problems.append("spec.stability: needs a target with pods (deploy, workloadRef or "
+                            "service)")
+        if spec.stability.max_memory_growth is not None:
+            try:
+                parse_quantity(spec.stability.max_memory_growth)
+            except ValueError as exc:
+                problems.append(f"spec.stability.maxMemoryGrowth: {exc}")
+    if spec.persistence is not None:
+        p = spec.persistence
+        if p.restart is None and not has_pods:
+            problems.append("spec.persistence.restart: a url target has no workload to restart; "
+                            "name the Deployment or StatefulSet to restart")
+        for name, call in (("write", p.write), ("readBack", p.read_back)):
+            for j, header in enumerate(call.headers):
+                _one_value(header, f"spec.persistence.{name}.headers[{j}]", problems)
+        if "{token}" not in p.write.path + (p.write.body or ""):
+            problems.append("spec.persistence.write: put {token} in the path or body, so that "
+                            "the value read back can only come from this run's write")
+    if spec.gate is not None and t.deploy is None and t.workload_ref is None:
+        problems.append("spec.gate: pod readiness gates need a deploy or workloadRef target "
+                        "(the pods whose rollout the gate holds)")
+
+
+def _load_length(load: LoadCheck) -> float | None:
+    """How long the load runs (None for a stress run, whose length depends on the target)."""
+    if load.stress is not None:
+        return None
+    if load.stages:
+        return sum(s.duration for s in load.stages)
+    return load.duration
 
 
 def _one_value(item: EnvVar | Header, path: str, problems: list[str]) -> None:
@@ -192,6 +247,13 @@ def _check_load(load: LoadCheck, problems: list[str]) -> None:
     if load.stress is not None and load.stress.start > load.stress.max:
         problems.append(f"{path}.stress: start ({load.stress.start:g}) is above max "
                         f"({load.stress.max:g})")
+    thresholds = {"p50": load.thresholds.p50, "p95": load.thresholds.p95,
+                  "p99": load.thresholds.p99, "p999": load.thresholds.p999,
+                  "maxErrorRate": load.thresholds.max_error_rate,
+                  "minThroughput": load.thresholds.min_throughput}
+    for name in load.warn_only:
+        if thresholds.get(name) is None:
+            problems.append(f"{path}.warnOnly: {name} has no threshold in {path}.thresholds")
     for i, req in enumerate(load.requests):
         for j, header in enumerate(req.headers):
             _one_value(header, f"{path}.requests[{i}].headers[{j}]", problems)

@@ -8,11 +8,30 @@ probes over its pods, and no connection outlives the address it was made to.
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from collections.abc import Mapping
 
 import httpx
 
 from readygate.probes import Sample
+
+BODY_LIMIT = 65_536
+
+
+@dataclasses.dataclass(frozen=True)
+class Answer:
+    """What one request got back: a status with headers and a bounded body, or an error."""
+
+    status: int | None = None
+    headers: tuple[tuple[str, str], ...] = ()
+    body: str = ""
+    error: str | None = None
+    latency: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
 
 
 class Prober:
@@ -25,6 +44,30 @@ class Prober:
 
     async def aclose(self) -> None:
         await self.client.aclose()
+
+    async def request(self, method: str, url: str, *, timeout: float,
+                      headers: Mapping[str, str] | None = None, body: bytes | None = None,
+                      limit: int = BODY_LIMIT) -> Answer:
+        """One request; the answer keeps the headers and at most ``limit`` bytes of body."""
+        started = time.monotonic()
+        try:
+            async with self.client.stream(method, url, headers=dict(headers or {}),
+                                          content=body, timeout=timeout) as resp:
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in resp.aiter_raw():
+                    chunks.append(chunk)
+                    size += len(chunk)
+                    if size >= limit:
+                        break
+                text = b"".join(chunks)[:limit].decode("utf-8", errors="replace")
+                return Answer(status=resp.status_code, headers=tuple(resp.headers.items()),
+                              body=text, latency=time.monotonic() - started)
+        except httpx.TimeoutException:
+            return Answer(error=f"timeout after {timeout:g}s",
+                          latency=time.monotonic() - started)
+        except httpx.HTTPError as exc:
+            return Answer(error=type(exc).__name__, latency=time.monotonic() - started)
 
     async def get(self, url: str, *, timeout: float, at: float) -> Sample:
         started = time.monotonic()

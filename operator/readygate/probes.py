@@ -23,10 +23,12 @@ class Sample:
     status: int | None = None
     error: str | None = None
     latency: float = 0.0
+    via: str | None = None  # "pod NAME" when asked of one pod directly instead of the Service
 
     def describe(self, path: str) -> str:
         what = f"HTTP {self.status}" if self.status is not None else (self.error or "no answer")
-        return f"t={self.at:.1f}s GET {path} -> {what} in {self.latency * 1000:.0f}ms"
+        where = f" ({self.via})" if self.via else ""
+        return f"t={self.at:.1f}s GET {path}{where} -> {what} in {self.latency * 1000:.0f}ms"
 
 
 def judge_liveness(samples: list[Sample], spec: LivenessCheck, *, restarts: int,

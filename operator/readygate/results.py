@@ -11,8 +11,10 @@ from typing import Any, Literal
 Result = Literal["Passed", "Failed", "Inconclusive", "Error", "Running", "Pending", "Skipped"]
 FINAL_RESULTS: frozenset[str] = frozenset({"Passed", "Failed", "Inconclusive", "Error"})
 
-# Check names in the order a run performs them; they key ``status.checks``.
-CHECK_ORDER: tuple[str, ...] = ("deploy", "readiness", "liveness", "load")
+# Check names in the order a run performs them; they key ``status.checks``. Stability and
+# resilience are measured while the load runs; persistence restarts the workload, so it is last.
+CHECK_ORDER: tuple[str, ...] = ("deploy", "readiness", "liveness", "security", "load",
+                                "stability", "resilience", "persistence")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -23,6 +25,7 @@ class CheckResult:
     finished_at: str | None = None
     measured: dict[str, float] = dataclasses.field(default_factory=dict)
     evidence: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # a Passed check with warnings makes the verdict Conditional
 
     @property
     def final(self) -> bool:
@@ -38,6 +41,8 @@ class CheckResult:
             out["measured"] = {k: round(v, 6) for k, v in self.measured.items()}
         if self.evidence:
             out["evidence"] = list(self.evidence[:50])
+        if self.warnings:
+            out["warnings"] = list(self.warnings[:20])
         return out
 
 

@@ -1,11 +1,14 @@
 """One run of a ReadinessCheck: deploy or resolve the target, wait for readiness while watching
-for crashes, observe liveness, apply load, and reach a verdict.
+for crashes, observe liveness, then the security probes, the load (with stability and
+resilience measured while it runs) and the persistence check, and reach a verdict.
 
 This is the acting side: it calls ``kube`` and ``prober`` and hands every change of what it knows
 (a ``status.RunView``) to the one ``writer``. Each decision along the way is made by a pure
 neighbour: ``diagnosis`` names a crash, ``probes`` judges samples, ``verdict`` scores, ``status``
-computes the status. Target faults end as results (Failed, Error, Inconclusive); faults of the
-operator or the API server propagate as exceptions and the supervisor retries the run.
+computes the status. The later checks live in ``httpchecks`` (security, persistence) and
+``loadphase`` (load, stability, resilience). Target faults end as results (Failed, Error,
+Inconclusive); faults of the operator or the API server propagate as exceptions and the
+supervisor retries the run.
 """
 
 from __future__ import annotations
@@ -14,28 +17,35 @@ import asyncio
 import dataclasses
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
-from urllib.parse import urlsplit
+from collections.abc import Callable, Coroutine, Mapping
+from typing import TYPE_CHECKING, Any
 
 from readygate import diagnosis as diag
-from readygate import manifests
 from readygate.clock import parse_time, utc_now
-from readygate.kube import Kube, KubeError, NotFound
+from readygate.disruptor import desired_replicas
+from readygate.httpchecks import run_persistence, run_security
+from readygate.kube import Kube, KubeError
+from readygate.loadjobs import delete_stale
+from readygate.loadphase import run_load_phase
 from readygate.loadrun import RateBudget
+from readygate.metrics import Metrics
+from readygate.podstate import pod_ready, restarts_of
 from readygate.prober import Prober
 from readygate.probes import Sample, judge_liveness, readiness_failed, readiness_passed
+from readygate.resolver import resolve
 from readygate.results import CheckResult, Diagnosis
 from readygate.settings import Settings
-from readygate.spec import CheckSpec, target_kind
-from readygate.status import RunReason, RunView, compute_status
-from readygate.targets import Endpoint, TargetError, url_refusal
+from readygate.spec import CheckSpec
+from readygate.status import RunReason, RunView
+from readygate.targets import Endpoint, TargetError
 from readygate.verdict import overall
 from readygate.writer import StatusWriter
 
+if TYPE_CHECKING:
+    from readygate.loadrun import LoadOutcome
+
 log = logging.getLogger(__name__)
-Persist = Callable[[RunView], Awaitable[None]]
-LoadRunner = Callable[["CheckRunner", Endpoint], Awaitable[CheckResult]]
+LoadRunner = Callable[["CheckRunner", Endpoint], Coroutine[Any, Any, "LoadOutcome"]]
 
 
 @dataclasses.dataclass
@@ -46,6 +56,7 @@ class Runtime:
     kube: Kube
     prober: Prober
     rate_budget: RateBudget
+    metrics: Metrics
     load_runner: LoadRunner | None = None
 
 
@@ -69,7 +80,7 @@ class CheckRunner:
     # -- persisting ------------------------------------------------------------------------------
     async def persist(self, **changes: Any) -> None:
         self.view = dataclasses.replace(self.view, **changes)
-        await self.writer.write(compute_status(self.writer.current, self.view, utc_now()))
+        await self.writer.write_view(self.view)
 
     async def set_check(self, name: str, result: CheckResult, **changes: Any) -> None:
         await self.persist(checks={**self.view.checks, name: result}, **changes)
@@ -78,18 +89,35 @@ class CheckRunner:
         return time.monotonic() - self.started
 
     # -- the run ---------------------------------------------------------------------------------
+    def _planned(self) -> dict[str, CheckResult]:
+        s = self.spec
+        pending: dict[str, CheckResult] = {}
+        if s.target.deploy is not None:
+            pending["deploy"] = CheckResult(result="Running", message="creating the workload",
+                                            started_at=utc_now())
+        pending["readiness"] = CheckResult(result="Pending", message="waiting for the target")
+        later = (("liveness", s.liveness.enabled, "after readiness"),
+                 ("security", s.security is not None, "after liveness"),
+                 ("load", s.load is not None, "after liveness"),
+                 ("stability", s.stability is not None, "while the load runs"),
+                 ("resilience", s.resilience is not None,
+                  "while the load runs" if s.load is not None else "after liveness"),
+                 ("persistence", s.persistence is not None, "last: it restarts the workload"))
+        for name, wanted, when in later:
+            if wanted:
+                pending[name] = CheckResult(result="Pending", message=when)
+        return pending
+
     async def execute(self) -> RunView:
-        pending = {"readiness": CheckResult(result="Pending", message="waiting for the target")}
-        if self.spec.target.deploy is not None:
-            pending = {"deploy": CheckResult(result="Running", message="creating the workload",
-                                             started_at=utc_now()), **pending}
-        if self.spec.liveness.enabled:
-            pending["liveness"] = CheckResult(result="Pending", message="after readiness")
-        if self.spec.load is not None:
-            pending["load"] = CheckResult(result="Pending", message="after liveness")
-        await self.persist(checks=pending)
+        await self.persist(checks=self._planned())
         try:
-            endpoint = await self.resolve()
+            await delete_stale(self.rt.kube, self.namespace, self.name)
+        except KubeError as exc:  # cleaning up is worth a try, not a failed run
+            log.warning("%s/%s: cannot look for stale load Jobs: %s", self.namespace,
+                        self.name, exc)
+        try:
+            endpoint = await resolve(self.rt.kube, self.check, self.spec,
+                                     self.rt.settings.url_allowlist)
         except TargetError as exc:
             first = next(iter(self.view.checks))
             await self.set_check(first, CheckResult(result="Error", message=str(exc),
@@ -100,114 +128,26 @@ class CheckRunner:
         if await self.await_ready(endpoint) and self.spec.liveness.enabled:
             await self.persist(phase="Verifying")
             await self.observe_liveness(endpoint)
-        if self._all_passed_so_far() and self.spec.load is not None:
-            await self.run_load(endpoint)
+        if self._healthy():
+            await self.persist(phase="Verifying")
+            if self.spec.security is not None:
+                await run_security(self, endpoint)
+            if self.spec.load is not None or self.spec.resilience is not None:
+                await run_load_phase(self, endpoint)
+            if self.spec.persistence is not None:
+                await run_persistence(self, endpoint)
         final = overall({k: v for k, v in self.view.checks.items() if v.final})
         skipped = {k: (v if v.final else CheckResult(result="Skipped",
-                                                     message="not run: an earlier check did "
-                                                             "not pass"))
+                                                     message="not run: the target did not "
+                                                             "become ready and stay alive"))
                    for k, v in self.view.checks.items()}
         await self.persist(checks=skipped, phase=final)
         return self.view
 
-    def _all_passed_so_far(self) -> bool:
-        return all(c.result == "Passed" for c in self.view.checks.values() if c.final)
-
-    # -- resolving the target --------------------------------------------------------------------
-    async def resolve(self) -> Endpoint:
-        t = self.spec.target
-        kind = target_kind(t)
-        if t.deploy is not None:
-            dep = manifests.deployment(self.check, self.spec)
-            svc_body = manifests.service(self.check, self.spec)
-            try:
-                await self.rt.kube.ensure(self.namespace, dep)
-                svc = await self.rt.kube.ensure(self.namespace, svc_body)
-            except KubeError as exc:
-                if exc.status in (400, 403, 422):
-                    raise TargetError(f"cannot create the workload: {exc}") from exc
-                raise
-            name = dep["metadata"]["name"]
-            await self.set_check("deploy", CheckResult(
-                result="Running", message=f"Deployment {name} created; waiting for its pods",
-                started_at=self.view.checks["deploy"].started_at))
-            return self._service_endpoint(svc, t.deploy.port, selector=dict(
-                dep["spec"]["selector"]["matchLabels"]), workload=("Deployment", name))
-        if t.workload_ref is not None:
-            ref = t.workload_ref
-            try:
-                if ref.kind == "Deployment":
-                    wl = await self.rt.kube.get_deployment(self.namespace, ref.name)
-                else:
-                    wl = await self.rt.kube.get_statefulset(self.namespace, ref.name)
-            except NotFound:
-                raise TargetError(f"{ref.kind} {ref.name} not found in namespace "
-                                  f"{self.namespace}") from None
-            selector = dict(((wl.get("spec") or {}).get("selector") or {}).get("matchLabels")
-                            or {})
-            pod_labels = (((wl.get("spec") or {}).get("template") or {}).get("metadata")
-                          or {}).get("labels") or {}
-            svc = await self._find_service(ref.service, pod_labels, ref.kind, ref.name)
-            return self._service_endpoint(svc, ref.port, selector=selector,
-                                          workload=(ref.kind, ref.name))
-        if t.service is not None:
-            try:
-                svc = await self.rt.kube.get_service(self.namespace, t.service.name)
-            except NotFound:
-                raise TargetError(f"Service {t.service.name} not found in namespace "
-                                  f"{self.namespace}") from None
-            sel = (svc.get("spec") or {}).get("selector") or None
-            return self._service_endpoint(svc, t.service.port, selector=sel, workload=None)
-        assert kind == "url" and t.url is not None
-        return await self._url_endpoint(t.url)
-
-    async def _find_service(self, name: str | None, pod_labels: Mapping[str, str],
-                            kind: str, workload: str) -> dict[str, Any]:
-        if name:
-            try:
-                return await self.rt.kube.get_service(self.namespace, name)
-            except NotFound:
-                raise TargetError(f"Service {name} not found in namespace "
-                                  f"{self.namespace}") from None
-        for svc in await self.rt.kube.list_services(self.namespace):
-            sel = (svc.get("spec") or {}).get("selector") or {}
-            if sel and all(pod_labels.get(k) == v for k, v in sel.items()):
-                return svc
-        raise TargetError(f"no Service in namespace {self.namespace} selects the pods of {kind} "
-                          f"{workload}; name one in spec.target.workloadRef.service")
-
-    def _service_endpoint(self, svc: Mapping[str, Any], port: int | None,
-                          selector: dict[str, str] | None,
-                          workload: tuple[str, str] | None) -> Endpoint:
-        spec = svc.get("spec") or {}
-        name = svc["metadata"]["name"]
-        ip = spec.get("clusterIP")
-        if not ip or ip == "None":
-            raise TargetError(f"Service {name} is headless; point the check at a Service with a "
-                              "cluster IP")
-        ports = spec.get("ports") or []
-        chosen = next((p for p in ports if port is None or p.get("port") == port), None)
-        if chosen is None:
-            have = ", ".join(str(p.get("port")) for p in ports) or "none"
-            raise TargetError(f"Service {name} has no port {port} (ports: {have})")
-        return Endpoint("http", ip, int(chosen["port"]),
-                        f"Service {self.namespace}/{name} {ip}:{chosen['port']}",
-                        pod_selector=selector, workload=workload)
-
-    async def _url_endpoint(self, url: str) -> Endpoint:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        try:
-            infos = await asyncio.get_running_loop().getaddrinfo(host, port)
-            addresses = sorted({str(info[4][0]) for info in infos})
-        except OSError:
-            addresses = []
-        refusal = url_refusal(url, addresses, self.rt.settings.url_allowlist)
-        if refusal:
-            raise TargetError(refusal)
-        prefix = parts.path.rstrip("/")
-        return Endpoint(parts.scheme, host, port, f"URL {url}", prefix=prefix)
+    def _healthy(self) -> bool:
+        """Deploy, readiness and liveness passed: the later checks are worth running."""
+        first = ("deploy", "readiness", "liveness")
+        return all(c.result == "Passed" for n, c in self.view.checks.items() if n in first)
 
     # -- readiness, with crash diagnosis ---------------------------------------------------------
     async def observe_pods(
@@ -246,10 +186,6 @@ class CheckRunner:
         await self.persist(diagnosis=found, diagnosed_at=utc_now())
         return pods, found
 
-    def _desired(self, endpoint: Endpoint) -> int:
-        deploy = self.spec.target.deploy
-        return deploy.replicas if deploy is not None else 1
-
     async def await_ready(self, endpoint: Endpoint) -> bool:
         spec = self.spec.readiness
         url = endpoint.url(spec.path)
@@ -258,7 +194,10 @@ class CheckRunner:
             result="Running", message=f"waiting for {spec.path} to answer 2xx "
                                       f"(budget {spec.within:.0f}s)", started_at=started_at))
         samples: list[Sample] = []
-        desired = await self._desired_replicas(endpoint)
+        deploy = self.spec.target.deploy
+        desired = await desired_replicas(self.rt.kube, self.namespace,
+                                         None if deploy else endpoint.workload,
+                                         deploy.replicas if deploy else 1)
         ready_pods = 0
         deploy_done = "deploy" not in self.view.checks
         period = min(spec.period, self.rt.settings.poll_interval)
@@ -267,24 +206,21 @@ class CheckRunner:
             pods, found = await self.observe_pods(endpoint)
             if found is not None and found.terminal:
                 return await self._fail_on_diagnosis(found, started_at)
-            ready_pods = sum(1 for p in pods if _pod_ready(p))
+            ready_pods = sum(1 for p in pods if pod_ready(p))
             if not deploy_done and desired and ready_pods >= desired:
                 deploy_done = True
-                await self.set_check("deploy", CheckResult(
-                    result="Passed", message=f"{ready_pods}/{desired} pods Ready after "
-                                             f"{self.elapsed():.1f}s",
-                    started_at=self.view.checks["deploy"].started_at, finished_at=utc_now(),
-                    measured={"secondsToPodsReady": self.elapsed(),
-                              "replicas": float(desired)}))
+                await self._deploy_passed(ready_pods, desired)
             sample = await self.rt.prober.get(url, timeout=spec.timeout, at=self.elapsed())
+            if not sample.ok and pods:
+                # The Service routes only to Ready pods: ask a pod that is not Ready yet
+                # directly, so the evidence says what it answers (HTTP 503, not "refused").
+                sample = await self._pod_sample(endpoint, pods, spec.path, spec.timeout) \
+                    or sample
             samples.append(sample)
             pods_ok = not endpoint.pod_selector or ready_pods >= max(1, desired)
-            if sample.ok and pods_ok:
+            if sample.ok and pods_ok and sample.via is None:
                 if not deploy_done:
-                    await self.set_check("deploy", CheckResult(
-                        result="Passed", message=f"{ready_pods}/{desired} pods Ready",
-                        started_at=self.view.checks["deploy"].started_at,
-                        finished_at=utc_now(), measured={"replicas": float(desired)}))
+                    await self._deploy_passed(ready_pods, desired)
                 await self.set_check("readiness", readiness_passed(
                     samples, spec.path, self.elapsed(), started_at=started_at,
                     finished_at=utc_now()))
@@ -303,14 +239,23 @@ class CheckRunner:
                 return False
             await asyncio.sleep(max(0.0, period - (time.monotonic() - tick)))
 
-    async def _desired_replicas(self, endpoint: Endpoint) -> int:
-        if endpoint.workload is None or self.spec.target.deploy is not None:
-            return self._desired(endpoint)
-        kind, name = endpoint.workload
-        getter = (self.rt.kube.get_deployment if kind == "Deployment"
-                  else self.rt.kube.get_statefulset)
-        wl = await getter(self.namespace, name)
-        return int((wl.get("spec") or {}).get("replicas", 1) or 0)
+    async def _pod_sample(self, endpoint: Endpoint, pods: list[dict[str, Any]], path: str,
+                          probe_timeout: float) -> Sample | None:
+        for pod in pods:
+            if pod_ready(pod):
+                continue
+            url = endpoint.pod_url(pod, path)
+            if url is None:
+                continue
+            sample = await self.rt.prober.get(url, timeout=probe_timeout, at=self.elapsed())
+            return dataclasses.replace(sample, via=f"pod {pod['metadata']['name']}")
+        return None
+
+    async def _deploy_passed(self, ready: int, desired: int) -> None:
+        await self.set_check("deploy", CheckResult(
+            result="Passed", message=f"{ready}/{desired} pods Ready after {self.elapsed():.1f}s",
+            started_at=self.view.checks["deploy"].started_at, finished_at=utc_now(),
+            measured={"secondsToPodsReady": self.elapsed(), "replicas": float(desired)}))
 
     async def _fail_on_diagnosis(self, found: Diagnosis, started_at: str) -> bool:
         message = f"{found.reason}: {found.message}"
@@ -333,7 +278,7 @@ class CheckRunner:
         await self.set_check("liveness", CheckResult(
             result="Running", message=f"probing {spec.path} every {spec.period:g}s for "
                                       f"{spec.observe_for:.0f}s", started_at=started_at))
-        baseline = _restarts(await self._pods(endpoint))
+        baseline = restarts_of(await self.pods(endpoint))
         samples: list[Sample] = []
         window_start = time.monotonic()
         last_pod_look = window_start
@@ -347,38 +292,12 @@ class CheckRunner:
                 if found is not None and found.terminal:
                     break
             await asyncio.sleep(max(0.0, spec.period - (time.monotonic() - tick)))
-        after = _restarts(await self._pods(endpoint))
+        after = restarts_of(await self.pods(endpoint))
         restarts = sum(max(0, after.get(k, 0) - v) for k, v in baseline.items())
         await self.set_check("liveness", judge_liveness(
             samples, spec, restarts=restarts, started_at=started_at, finished_at=utc_now()))
 
-    async def _pods(self, endpoint: Endpoint) -> list[dict[str, Any]]:
+    async def pods(self, endpoint: Endpoint) -> list[dict[str, Any]]:
         if not endpoint.pod_selector:
             return []
         return await self.rt.kube.list_pods(self.namespace, endpoint.pod_selector)
-
-    # -- load ------------------------------------------------------------------------------------
-    async def run_load(self, endpoint: Endpoint) -> None:
-        if self.rt.load_runner is None:
-            await self.set_check("load", CheckResult(
-                result="Error", message="this operator build has no load runner"))
-            return
-        await self.set_check("load", CheckResult(result="Running", message="applying load",
-                                                 started_at=utc_now()))
-        await self.set_check("load", await self.rt.load_runner(self, endpoint))
-
-
-def _pod_ready(pod: Mapping[str, Any]) -> bool:
-    for c in (pod.get("status") or {}).get("conditions") or []:
-        if c.get("type") == "Ready":
-            return bool(c.get("status") == "True")
-    return False
-
-
-def _restarts(pods: list[dict[str, Any]]) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for pod in pods:
-        for cs in (pod.get("status") or {}).get("containerStatuses") or []:
-            key = f"{pod['metadata']['name']}/{cs.get('name')}"
-            out[key] = int(cs.get("restartCount") or 0)
-    return out

@@ -29,6 +29,7 @@ SHORT_NAMES = ("rgc",)
 CATEGORIES = ("readygate",)
 CRD_NAME = f"{PLURAL}.{GROUP}"
 
+VERDICTS = ("Passed", "Conditional", "Failed", "Inconclusive", "Error")
 PHASES = ("Pending", "Deploying", "Verifying", "Passed", "Failed", "Inconclusive", "Error")
 RESULTS = ("Passed", "Failed", "Inconclusive", "Error", "Running", "Pending", "Skipped")
 TARGET_KINDS = ("deploy", "workloadRef", "service", "url")
@@ -98,6 +99,10 @@ def field_schema(f: dataclasses.Field[Any], tp: Any) -> dict[str, Any]:
         out["maxLength"] = meta.max_length
     if meta.max_items is not None:
         out["maxItems"] = meta.max_items
+    if meta.item_enum is not None:
+        out["items"]["enum"] = list(meta.item_enum)
+    if meta.item_pattern is not None:
+        out["items"]["pattern"] = meta.item_pattern
     default = _schema_default(f)
     if default is not None:
         out["default"] = default
@@ -171,6 +176,28 @@ def status_schema() -> dict[str, Any]:
                 "additionalProperties": {"type": "number"},
             },
             "evidence": {"type": "array", "items": {"type": "string"}, "maxItems": 50},
+            "warnings": {"type": "array", "items": {"type": "string"}, "maxItems": 20,
+                         "description": "Breaches the spec names as warnings (verdict "
+                                        "Conditional)."},
+        },
+    }
+    gate = {
+        "type": "object",
+        "description": "The pod readiness gate this check sets, and the pods it judged.",
+        "properties": {
+            "conditionType": {"type": "string"},
+            "verified": {"type": "integer", "description": "Pods whose gate is True."},
+            "failed": {"type": "integer", "description": "Pods whose gate is False."},
+            "pending": {"type": "integer", "description": "Pods not judged yet."},
+            "pods": {
+                "type": "array", "maxItems": 50,
+                "items": {"type": "object", "properties": {
+                    "pod": {"type": "string"},
+                    "result": {"type": "string", "enum": ["Passed", "Failed", "Pending",
+                                                          "Verifying"]},
+                    "message": {"type": "string"},
+                }},
+            },
         },
     }
     return {
@@ -179,7 +206,11 @@ def status_schema() -> dict[str, Any]:
         "properties": {
             "observedGeneration": {"type": "integer"},
             "phase": {"type": "string", "enum": list(PHASES)},
-            "verdict": {"type": "string"},
+            "verdict": {"type": "string", "enum": list(VERDICTS)},
+            "warnings": {"type": "array", "items": {"type": "string"}, "maxItems": 20},
+            "notChecked": {"type": "array", "items": {"type": "string"},
+                           "description": "Score categories no check measured."},
+            "gate": gate,
             "summary": {"type": "string"},
             "score": {"type": "integer", "minimum": 0, "maximum": 100},
             "scoreBreakdown": {"type": "object", "additionalProperties": {"type": "integer"}},
@@ -217,6 +248,7 @@ def status_schema() -> dict[str, Any]:
 
 PRINTER_COLUMNS: tuple[dict[str, Any], ...] = (
     {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+    {"name": "Verdict", "type": "string", "jsonPath": ".status.verdict"},
     {"name": "Score", "type": "integer", "jsonPath": ".status.score"},
     {"name": "P95ms", "type": "number", "jsonPath": ".status.checks.load.measured.p95Ms",
      "description": "95th percentile latency of the load check, milliseconds."},
@@ -229,8 +261,8 @@ def crd() -> dict[str, Any]:
     """The whole CustomResourceDefinition, ready to apply."""
     spec_schema = object_schema(spec_types.CheckSpec)
     spec_schema["description"] = (
-        "What to verify and how. See https://github.com/readygate/readygate for the semantics "
-        "of each check.")
+        "What to verify and how. The semantics of each check are in docs/checks.md of "
+        "readygate.")
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",

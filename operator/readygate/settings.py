@@ -23,6 +23,10 @@ class Settings:
     metrics_port: int = 9090
     namespace: str | None = None  # watch one namespace; None: all
     log_lines: int = 20
+    worker_image: str | None = None  # image of load Job pods; None: the operator's own
+    worker_pull_policy: str = "IfNotPresent"
+    job_start_delay: float = 10.0  # seconds for load Job pods to start before the shared t0
+    kubelet_insecure_tls: bool = False  # kubelets with self-signed serving certificates
 
 
 def _float(env: Mapping[str, str], key: str, default: float, low: float, high: float) -> float:
@@ -48,4 +52,17 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         poll_interval=_float(env, "READYGATE_POLL_INTERVAL", 1.0, 0.1, 30.0),
         metrics_port=int(_float(env, "READYGATE_METRICS_PORT", 9090, 0, 65535)),
         namespace=env.get("READYGATE_NAMESPACE") or None,
+        worker_image=env.get("READYGATE_WORKER_IMAGE") or None,
+        worker_pull_policy=_choice(env, "READYGATE_WORKER_PULL_POLICY", "IfNotPresent",
+                                   ("Always", "IfNotPresent", "Never")),
+        job_start_delay=_float(env, "READYGATE_JOB_START_DELAY", 10.0, 0.0, 110.0),
+        kubelet_insecure_tls=_choice(env, "READYGATE_KUBELET_INSECURE_TLS", "false",
+                                     ("true", "false")) == "true",
     )
+
+
+def _choice(env: Mapping[str, str], key: str, default: str, allowed: tuple[str, ...]) -> str:
+    raw = env.get(key) or default
+    if raw not in allowed:
+        raise SettingsError(f"{key}={raw!r}: must be one of {', '.join(allowed)}")
+    return raw

@@ -32,6 +32,11 @@ ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 HTTP_PATH = r"^/[^\s]*$"
 HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
 URL = r"^https?://[^\s/?#]+([/?#][^\s]*)?$"
+THRESHOLD_NAMES = ("p50", "p95", "p99", "p999", "maxErrorRate", "minThroughput")
+POLICIES = ("Fail", "Warn", "Ignore")
+QUANTITY = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$"
+QUALIFIED_NAME = (r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+                  r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -243,6 +248,106 @@ class LoadCheck:
     workers: int = field(
         "Kubernetes Job pods that share the load; 1 runs it in the operator's own pod (in a "
         "separate process).", default=1, minimum=1, maximum=MAX_WORKERS)
+    warn_only: tuple[str, ...] = field(
+        "Thresholds whose breach is a warning (verdict Conditional) instead of a failure.",
+        default=(), max_items=6, item_enum=THRESHOLD_NAMES)
+
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ResilienceCheck:
+    kill_pods: int = field("Target pods deleted at once (the oldest first).", default=1,
+                           minimum=1, maximum=MAX_REPLICAS)
+    after: float = field(
+        "When to delete them: this long after the load started (or after readiness when there "
+        "is no load).", default=5.0, duration=True, minimum=0.0, maximum=MAX_LOAD_DURATION)
+    max_recovery: float = field(
+        "Longest acceptable time from the deletion until every replica is Ready again and the "
+        "service answers its readiness path.", default=300.0, duration=True, minimum=1.0,
+        maximum=MAX_BUDGET)
+    max_error_rate: float | None = field(
+        "Error budget: largest acceptable fraction of failed requests between the deletion and "
+        "the recovery. Unset: errors are reported, not judged.", default=None, minimum=0.0,
+        maximum=1.0)
+    grace_period: float = field(
+        "Grace period of the deletions: 1s kills the containers almost at once, like a crash; "
+        "longer lets them shut down gracefully.", default=1.0, duration=True, minimum=1.0,
+        maximum=300.0)
+    probe_rate: float = field(
+        "Requests per second sent to the readiness path during the disruption when the check "
+        "has no load.", default=10.0, minimum=1.0, maximum=100.0)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class HttpCall:
+    method: str = field("HTTP method.", default="GET",
+                        enum=("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"))
+    path: str = field("Path (and query); {token} is replaced by the run's random token.",
+                      pattern=HTTP_PATH, max_length=2048)
+    headers: tuple[Header, ...] = field("Request headers.", default=(), max_items=64)
+    body: str | None = field("Request body; {token} is replaced by the run's random token.",
+                             default=None, max_length=65_536)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RestartRef:
+    kind: str = field("Kind of the workload to restart.", default="Deployment",
+                      enum=("Deployment", "StatefulSet"))
+    name: str = field("Its name, in the check's namespace.", pattern=DNS_SUBDOMAIN,
+                      max_length=253)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PersistenceCheck:
+    write: HttpCall = field("The request that stores a value (must answer 2xx).")
+    read_back: HttpCall = field(
+        "The request that reads it back after the restart; it must answer 2xx with the token "
+        "in its body.")
+    restart: RestartRef | None = field(
+        "What to restart between the two: a dependency such as the database. Unset: the "
+        "target's own workload. Its pods are deleted and recreated by their controller.",
+        default=None)
+    within: float = field("Time budget for the restarted workload to be Ready again.",
+                          default=120.0, duration=True, minimum=1.0, maximum=MAX_BUDGET)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class StabilityCheck:
+    max_memory_growth: str | None = field(
+        "Largest acceptable growth of a container's working-set memory during the load, as a "
+        "quantity (64Mi). Unset: reported, not judged.", default=None, pattern=QUANTITY,
+        max_length=32)
+    max_restarts: int = field("Container restarts tolerated during the load.", default=0,
+                              minimum=0, maximum=100)
+    sample_every: float = field("Time between memory samples.", default=5.0, duration=True,
+                                minimum=1.0, maximum=300.0)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SecurityCheck:
+    require_auth: tuple[str, ...] = field(
+        "Paths that must refuse a request without credentials (401 or 403).", default=(),
+        max_items=64, item_pattern=HTTP_PATH)
+    banners: str = field(
+        "Responses that disclose the server software and version (Server: gunicorn/20.1.0, "
+        "X-Powered-By): fail the check, warn, or ignore.", default="Warn", enum=POLICIES)
+    stack_traces: str = field(
+        "Error responses that contain a stack trace: fail the check, warn, or ignore.",
+        default="Fail", enum=POLICIES)
+    probe_paths: tuple[str, ...] = field(
+        "Paths requested to look at responses and errors; a path that does not exist is "
+        "always added.", default=("/",), max_items=32, item_pattern=HTTP_PATH)
+    samples: int = field("Requests sent to each probe path.", default=20, minimum=1,
+                         maximum=500)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Gate:
+    pod_readiness_gate: str = field(
+        "Condition type of the pod readiness gate this check sets on the target's pods, such "
+        "as readygate.io/orders-api. Pods that declare it in spec.readinessGates stay un-Ready "
+        "until the operator has verified them; for a deploy target the gate is added to the "
+        "pod template.", pattern=QUALIFIED_NAME, max_length=316)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -260,6 +365,18 @@ class CheckSpec:
                                           default_factory=ReadinessCheckSpec)
     load: LoadCheck | None = field("Load to apply after readiness, and its thresholds.",
                                    default=None)
+    resilience: ResilienceCheck | None = field(
+        "Delete target pods (during the load, when there is one) and measure the recovery.",
+        default=None)
+    persistence: PersistenceCheck | None = field(
+        "Write through the service, restart the workload or a dependency, read it back.",
+        default=None)
+    stability: StabilityCheck | None = field(
+        "Watch container memory and restarts while the load runs.", default=None)
+    security: SecurityCheck | None = field(
+        "Probe for unauthenticated access, disclosed server versions and leaked stack traces.",
+        default=None)
+    gate: Gate | None = field("Pod readiness gate set by this check.", default=None)
     schedule: Schedule | None = field("Periodic re-verification.", default=None)
 
 
@@ -282,18 +399,25 @@ __all__ = [
     "CheckSpec",
     "DeployTarget",
     "EnvVar",
+    "Gate",
     "Header",
+    "HttpCall",
     "LivenessCheck",
     "LoadCheck",
     "LoadRequest",
     "LoadStage",
     "LoadStress",
     "LoadThresholds",
+    "PersistenceCheck",
     "ReadinessCheckSpec",
+    "ResilienceCheck",
     "Resources",
+    "RestartRef",
     "Schedule",
     "SecretKeyRef",
+    "SecurityCheck",
     "ServiceRef",
+    "StabilityCheck",
     "Target",
     "ValueFrom",
     "WorkloadRef",

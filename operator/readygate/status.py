@@ -69,20 +69,27 @@ def summarize(view: RunView) -> str:
     if bad:
         first = view.checks[bad[0]]
         return f"{view.phase}: {bad[0]} {first.result.lower()}: {first.message}"
+    warned = [n for n in ordered if view.checks[n].warnings]
+    if warned:
+        return "Conditional: passed with warnings: " + "; ".join(
+            f"{n}: {', '.join(view.checks[n].warnings)}" for n in warned)
     return f"{view.phase}: " + "; ".join(f"{n} ok" for n in ordered)
 
 
-def compute_status(old: Mapping[str, Any], view: RunView, now: str) -> dict[str, Any]:
+def compute_status(old: Mapping[str, Any], view: RunView, now: str, *,
+                   gate: Mapping[str, Any] | None = None) -> dict[str, Any]:
     conditions: list[dict[str, Any]] = [dict(c) for c in old.get("conditions") or []]
     gen = view.generation
     summary = summarize(view)
     quiet = view.reason == "Periodic" and not view.terminal
 
+    verdict = decide(view.checks) if view.terminal else None
     if view.terminal:
         conditions = cond.remove_condition(conditions, "Reconciling")
         if view.phase == "Passed":
+            reason = verdict.result if verdict is not None else "Passed"
             conditions = cond.remove_condition(conditions, "Stalled")
-            conditions = cond.set_condition(conditions, "Ready", "True", "Passed", summary,
+            conditions = cond.set_condition(conditions, "Ready", "True", reason, summary,
                                             generation=gen, now=now)
         else:
             conditions = cond.set_condition(conditions, "Stalled", "True", view.phase, summary,
@@ -122,26 +129,32 @@ def compute_status(old: Mapping[str, Any], view: RunView, now: str) -> dict[str,
         status["error"] = {"message": view.error}
 
     history = list(old.get("history") or [])
-    if view.terminal:
-        verdict = decide(view.checks)
+    if verdict is not None:
         if view.error:
             status.update(verdict="Error", score=0, scoreBreakdown={})
         else:
             status.update(verdict=verdict.result, score=verdict.score,
                           scoreBreakdown=verdict.breakdown)
+            if verdict.not_checked:
+                status["notChecked"] = list(verdict.not_checked)
+            if verdict.warnings:
+                status["warnings"] = list(verdict.warnings[:20])
         status["lastVerdictAt"] = old.get("lastVerdictAt") if _same_run(old, view) else now
-        line = (f"run {view.run} gen {gen} {view.phase} score {status['score']} "
+        line = (f"run {view.run} gen {gen} {status['verdict']} score {status['score']} "
                 f"at {status['lastVerdictAt']}: {summary}")[:300]
         history = [h for h in history if not h.startswith(f"run {view.run} ")]
         history.append(line)
     elif view.reason == "Periodic":
-        for key in ("verdict", "score", "scoreBreakdown", "lastVerdictAt"):
+        for key in ("verdict", "score", "scoreBreakdown", "lastVerdictAt", "notChecked",
+                    "warnings"):
             if key in old:
                 status[key] = old[key]
     if history:
         status["history"] = history[-HISTORY_LENGTH:]
     if view.next_run_at:
         status["nextRunAt"] = view.next_run_at
+    if gate is not None:
+        status["gate"] = dict(gate)
     return status
 
 

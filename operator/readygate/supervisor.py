@@ -22,7 +22,7 @@ from readygate.parse import SpecError, parse_spec
 from readygate.plan import decide
 from readygate.runner import CheckRunner, Runtime
 from readygate.spec import CheckSpec
-from readygate.status import RunReason, RunView, compute_status
+from readygate.status import RunReason, RunView
 from readygate.writer import EventSink, StatusWriter
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,10 @@ class Supervisor:
         self.namespace: str = meta["namespace"]
         self.name: str = meta["name"]
         self.writer = StatusWriter(runtime.kube, self.namespace, self.name,
-                                   copy.deepcopy(dict(body.get("status") or {})), events)
+                                   copy.deepcopy(dict(body.get("status") or {})), events,
+                                   metrics=runtime.metrics,
+                                   resource_version=meta.get("resourceVersion"))
+        runtime.metrics.observe(self.namespace, self.name, self.writer.current)
         self.task: asyncio.Task[RunView] | None = None
         self.task_generation: int | None = None
         self.failures = 0
@@ -49,9 +52,19 @@ class Supervisor:
                 "spec": copy.deepcopy(dict(self.body.get("spec") or {}))}
 
     async def loop(self, stopped: Any) -> None:
+        metrics = self.rt.metrics
         try:
             while not stopped:
-                wait = await self.turn()
+                metrics.reconciles.inc()
+                with metrics.reconcile_duration.time():
+                    try:
+                        wait = await self.turn()
+                    except Exception:
+                        metrics.reconcile_errors.inc()
+                        log.exception("%s/%s: reconcile failed; retrying", self.namespace,
+                                      self.name)
+                        wait = min(MAX_BACKOFF, 2.0 ** min(6, self.failures + 1))
+                        self.failures += 1
                 await stopped.wait(wait)
         finally:
             await self._cancel()
@@ -92,7 +105,7 @@ class Supervisor:
         except SpecError as exc:
             view = RunView(generation=generation, run=run, reason=reason, phase="Error",
                            started_at=utc_now(), error=str(exc))
-            await self.writer.write(compute_status(self.writer.current, view, utc_now()))
+            await self.writer.write_view(view)
             return
         runner = CheckRunner(self.rt, snapshot, spec, self.writer, run=run, reason=reason)
         self.task = asyncio.create_task(runner.execute(), name=f"check {self.namespace}/"
@@ -112,6 +125,7 @@ class Supervisor:
             self.failures = 0
             return
         self.failures += 1
+        self.rt.metrics.reconcile_errors.inc()
         delay = min(MAX_BACKOFF, 2.0 ** self.failures)
         self.retry_at = time.monotonic() + delay
         log.warning("%s/%s: run failed on an operator-side error (%s: %s); retrying in %.0fs",

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 from urllib.parse import urlsplit
 
 METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "metadata.azure.internal",
@@ -32,6 +33,7 @@ class Endpoint:
     pod_selector: dict[str, str] | None = None  # label selector of the pods behind it
     workload: tuple[str, str] | None = None  # (kind, name) whose rollout readiness counts
     prefix: str = ""  # path prefix of a url target, without the trailing slash
+    pod_port: int | str | None = None  # the pods' port behind the Service (number or name)
 
     @property
     def base_url(self) -> str:
@@ -40,6 +42,28 @@ class Endpoint:
 
     def url(self, path: str) -> str:
         return self.base_url + path
+
+    def pod_url(self, pod: Mapping[str, Any], path: str) -> str | None:
+        """The URL of ``path`` on one pod, straight to its IP (None: no IP or port yet)."""
+        port = pod_port_number(pod, self.pod_port)
+        ip = (pod.get("status") or {}).get("podIP")
+        if port is None or not ip:
+            return None
+        host = f"[{ip}]" if ":" in str(ip) else str(ip)
+        return f"http://{host}:{port}{path}"
+
+
+def pod_port_number(pod: Mapping[str, Any], port: int | str | None) -> int | None:
+    """A Service targetPort resolved on one pod: a number as is, a name by its containers."""
+    if port is None:
+        return None
+    if isinstance(port, int) or str(port).isdigit():
+        return int(port)
+    for container in (pod.get("spec") or {}).get("containers") or []:
+        for p in container.get("ports") or []:
+            if p.get("name") == port and p.get("containerPort"):
+                return int(p["containerPort"])
+    return None
 
 
 def _allowed(host: str, ips: Iterable[ipaddress.IPv4Address | ipaddress.IPv6Address],

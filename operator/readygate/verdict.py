@@ -3,6 +3,11 @@
 The score counts only what was measured: each category has a weight, a category that no check
 measured adds nothing and is reported as not checked. A service that was only deployed and
 probed cannot score 100; that is the point of measuring instead of expecting.
+
+Verdicts: Failed beats Error beats Inconclusive beats Conditional beats Passed. Conditional is a
+pass with warnings: a threshold the check's author named as a warning (``load.warnOnly``) or a
+security finding set to ``Warn`` was breached. A check that passed with warnings earns
+``WARNED_POINTS`` of its weight.
 """
 
 from __future__ import annotations
@@ -16,22 +21,25 @@ CATEGORIES: dict[str, tuple[int, tuple[str, ...]]] = {
     "deploy": (15, ("deploy",)),
     "health": (25, ("readiness", "liveness")),
     "performance": (25, ("load",)),
-    "resilience": (15, ("resilience",)),
+    "resilience": (15, ("resilience", "stability")),
     "persistence": (10, ("persistence",)),
     "security": (10, ("security",)),
 }
+WARNED_POINTS = 0.5
+VERDICTS = ("Passed", "Conditional", "Failed", "Inconclusive", "Error")
 
 
 @dataclasses.dataclass(frozen=True)
 class Verdict:
-    result: str  # Passed | Failed | Inconclusive | Error
+    result: str  # Passed | Conditional | Failed | Inconclusive | Error
     score: int
     breakdown: dict[str, int]
     not_checked: tuple[str, ...]
+    warnings: tuple[str, ...] = ()
 
 
 def overall(checks: dict[str, CheckResult]) -> str:
-    """Failed beats Error beats Inconclusive beats Passed; nothing measured is Inconclusive."""
+    """The run's phase: Failed, Error, Inconclusive or Passed (warnings do not change it)."""
     results = {c.result for c in checks.values() if c.result != "Skipped"}
     for worst in ("Failed", "Error", "Inconclusive"):
         if worst in results:
@@ -41,8 +49,15 @@ def overall(checks: dict[str, CheckResult]) -> str:
     return "Inconclusive"
 
 
+def warnings_of(checks: dict[str, CheckResult]) -> tuple[str, ...]:
+    return tuple(f"{name}: {w}" for name, c in checks.items() if c.result == "Passed"
+                 for w in c.warnings)
+
+
 def _check_points(check: CheckResult) -> float:
-    return 1.0 if check.result == "Passed" else 0.0
+    if check.result != "Passed":
+        return 0.0
+    return WARNED_POINTS if check.warnings else 1.0
 
 
 def score(checks: dict[str, CheckResult]) -> tuple[int, dict[str, int], tuple[str, ...]]:
@@ -62,4 +77,8 @@ def score(checks: dict[str, CheckResult]) -> tuple[int, dict[str, int], tuple[st
 
 def decide(checks: dict[str, CheckResult]) -> Verdict:
     value, breakdown, not_checked = score(checks)
-    return Verdict(overall(checks), value, breakdown, not_checked)
+    result = overall(checks)
+    warnings = warnings_of(checks)
+    if result == "Passed" and warnings:
+        result = "Conditional"
+    return Verdict(result, value, breakdown, not_checked, warnings)

@@ -33,6 +33,10 @@ EXPECTED_CONTEXT = "readygate-local"
 OUT = ROOT / "out" / "e2e"
 GROUP, VERSION, PLURAL = "readygate.io", "v1alpha1", "readinesschecks"
 WORKLOAD_IMAGE = "readygate.local/workload:dev"
+OPERATOR_IMAGE = "readygate.local/operator:dev"
+# Namespaces whose checks are served by an operator a test runs inside the cluster; the
+# out-of-cluster operator of this harness never serves them.
+IN_CLUSTER_NAMESPACE_PREFIX = "rg-e2e-ic-"
 
 
 class Cluster:
@@ -142,21 +146,24 @@ def _free_port() -> int:
 
 
 class Operator:
-    def __init__(self, proc: subprocess.Popen[bytes], health: str) -> None:
+    def __init__(self, proc: subprocess.Popen[bytes], health: str, metrics: str) -> None:
         self.proc = proc
         self.health = health
+        self.metrics = metrics  # http://127.0.0.1:PORT/metrics
 
 
 @pytest.fixture(scope="session")
 def operator(cluster: Cluster) -> Iterator[Operator]:
     OUT.mkdir(parents=True, exist_ok=True)
-    port = _free_port()
+    port, metrics_port = _free_port(), _free_port()
     health = f"http://127.0.0.1:{port}/healthz"
     env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig),
            "READYGATE_URL_ALLOWLIST": "127.0.0.1/32", "READYGATE_POLL_INTERVAL": "0.5",
-           "PYTHONUNBUFFERED": "1"}
+           "READYGATE_METRICS_PORT": str(metrics_port), "PYTHONUNBUFFERED": "1"}
     log = (OUT / "operator.log").open("wb")
+    # Namespaces of tests that run their own operator in the cluster are left to it.
     proc = subprocess.Popen([sys.executable, "-m", "readygate", "run", "--verbose",
+                             "--namespace", f"!{IN_CLUSTER_NAMESPACE_PREFIX}*",
                              "--liveness", f"http://127.0.0.1:{port}/healthz"],
                             stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
     deadline = time.monotonic() + 60
@@ -170,7 +177,7 @@ def operator(cluster: Cluster) -> Iterator[Operator]:
             proc.kill()
             pytest.fail(f"the operator did not become live:\n{operator_log_tail()}")
         time.sleep(0.3)
-    yield Operator(proc, health)
+    yield Operator(proc, health, f"http://127.0.0.1:{metrics_port}/metrics")
     proc.send_signal(signal.SIGTERM)
     try:
         proc.wait(20)

@@ -218,7 +218,7 @@ def test_kubectl_get_shows_the_printer_columns(cluster: Cluster, module_namespac
                                                results: dict[str, Any]) -> None:
     out = cluster.kubectl("get", "rgc", "-n", module_namespace).stdout
     header = out.splitlines()[0].split()
-    assert header[:4] == ["NAME", "PHASE", "SCORE", "P95MS"], header
+    assert header[:5] == ["NAME", "PHASE", "VERDICT", "SCORE", "P95MS"], header
     assert "ModuleNotFoundError" in out
     by_category = cluster.kubectl("get", "readygate", "-n", module_namespace).stdout
     assert "healthy" in by_category

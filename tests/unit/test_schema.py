@@ -69,7 +69,7 @@ def test_crd_names_and_columns() -> None:
     version = crd["spec"]["versions"][0]
     assert version["subresources"] == {"status": {}}
     columns = [c["name"] for c in version["additionalPrinterColumns"]]
-    assert columns == ["Phase", "Score", "P95ms", "Summary", "Age"]
+    assert columns == ["Phase", "Verdict", "Score", "P95ms", "Summary", "Age"]
 
 
 def test_target_is_a_required_one_of() -> None:

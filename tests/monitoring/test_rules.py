@@ -1,0 +1,126 @@
+"""The PrometheusRule under Debian's promtool, and the ServiceMonitor against the metrics Service.
+
+promtool reads plain rule files, so each test extracts the PrometheusRule's ``spec`` into a
+temporary directory (``artifacts.write_rule_file``) next to a copy of rules.test.yaml.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import yaml
+
+from readygate.metrics import Metrics
+
+from .artifacts import (
+    JOB,
+    PROMETHEUS_RULE,
+    ROOT,
+    RULE_FILE_NAME,
+    RULES_TEST,
+    SERVICE_MONITOR,
+    dashboard,
+    load_yaml,
+    metric_names,
+    panel_queries,
+    prometheus_rules,
+    promtool,
+    write_rule_file,
+)
+
+
+def test_promtool_check_rules_accepts_the_rules(tmp_path: Path) -> None:
+    path = write_rule_file(tmp_path)
+    proc = promtool("check", "rules", str(path), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert f"SUCCESS: {len(prometheus_rules())} rules found" in proc.stdout
+
+
+def test_promtool_unit_tests_pass(tmp_path: Path) -> None:
+    write_rule_file(tmp_path)
+    shutil.copy(RULES_TEST, tmp_path / RULES_TEST.name)
+    proc = promtool("test", "rules", RULES_TEST.name, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "SUCCESS" in proc.stdout
+
+
+def test_promtool_unit_tests_catch_a_broken_alert(tmp_path: Path) -> None:
+    """The unit tests have teeth: an alert on the wrong verdict fails them."""
+    path = write_rule_file(tmp_path)
+    path.write_text(path.read_text().replace('verdict="Failed"', 'verdict="Passed"'))
+    shutil.copy(RULES_TEST, tmp_path / RULES_TEST.name)
+    proc = promtool("test", "rules", RULES_TEST.name, cwd=tmp_path)
+    assert proc.returncode != 0, proc.stdout
+    assert "ReadyGateCheckFailed" in proc.stdout + proc.stderr
+
+
+def test_every_alert_is_tested_firing_and_not_firing() -> None:
+    tests = load_yaml(RULES_TEST)
+    assert tests["rule_files"] == [RULE_FILE_NAME]
+    firing: set[str] = set()
+    quiet: set[str] = set()
+    for case in tests["tests"]:
+        for check in case.get("alert_rule_test") or []:
+            (firing if check.get("exp_alerts") else quiet).add(check["alertname"])
+    names = {a.name for a in prometheus_rules()}
+    assert names == firing, f"alerts never tested firing: {names - firing}"
+    assert names == quiet, f"alerts never tested quiet: {names - quiet}"
+
+
+def test_prometheusrule_is_complete() -> None:
+    rule = load_yaml(PROMETHEUS_RULE)
+    assert (rule["apiVersion"], rule["kind"]) == ("monitoring.coreos.com/v1", "PrometheusRule")
+    assert rule["metadata"]["namespace"] == "readygate-system"
+    alerts = prometheus_rules()
+    assert len({a.name for a in alerts}) == len(alerts)
+    assert {a.name for a in alerts} == {
+        "ReadyGateCheckFailed", "ReadyGateCheckStalled", "ReadyGateVerdictFlapping",
+        "ReadyGateOperatorDown", "ReadyGateReconcileErrors"}
+    for alert in alerts:
+        labels, annotations = dict(alert.labels), dict(alert.annotations)
+        assert labels.get("severity") in ("warning", "critical"), alert
+        assert annotations.get("summary") and annotations.get("description"), alert
+        # Grafana renders `$value` differently; annotations stick to what both share
+        assert "$value" not in "".join(annotations.values()), alert
+    down = next(a for a in alerts if a.name == "ReadyGateOperatorDown")
+    assert f'job="{JOB}"' in down.expr
+
+
+def _exported_samples() -> set[str]:
+    """Every series name the operator's registry can expose."""
+    out: set[str] = set()
+    suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum"),
+                "gauge": ("",)}
+    for family in Metrics().registry.collect():
+        out.update(family.name + s for s in suffixes[family.type])
+    return out
+
+
+def test_alerts_and_dashboard_use_only_metrics_the_operator_exports() -> None:
+    exported = _exported_samples()
+    used = set().union(*(metric_names(a.expr) for a in prometheus_rules()),
+                       *(metric_names(q.expr) for q in panel_queries(dashboard())))
+    assert used, "no readygate metric found in the alerts and the dashboard"
+    assert used <= exported, f"not exported by readygate.metrics: {sorted(used - exported)}"
+
+
+def test_servicemonitor_selects_the_operator_metrics_service() -> None:
+    monitor = load_yaml(SERVICE_MONITOR)
+    assert (monitor["apiVersion"], monitor["kind"]) == ("monitoring.coreos.com/v1",
+                                                        "ServiceMonitor")
+    spec = monitor["spec"]
+    services = [d for d in yaml.safe_load_all((ROOT / "manifests/base/service.yaml").read_text())
+                if d and d.get("kind") == "Service"]
+    assert len(services) == 1, "manifests/base/service.yaml: expected the metrics Service"
+    service = services[0]
+    labels = service["metadata"]["labels"]
+    assert spec["selector"]["matchLabels"].items() <= labels.items()
+    assert labels["app.kubernetes.io/name"] == "readygate"
+    assert service["metadata"]["namespace"] in spec["namespaceSelector"]["matchNames"]
+    assert spec["namespaceSelector"]["matchNames"] == ["readygate-system"]
+    ports = {p.get("name") for p in service["spec"]["ports"]}
+    assert [e["port"] for e in spec["endpoints"]] == ["metrics"]
+    assert "metrics" in ports
+    # the job name the alerts and the dashboard select on comes from the Service's label
+    assert labels[spec["jobLabel"]] == JOB
