@@ -17,6 +17,7 @@ from typing import Any
 import kopf
 
 from readygate import schema
+from readygate.gatekeeper import release
 from readygate.kube import Kube, KubeError, load_config
 from readygate.loadrun import RateBudget, run_load_check
 from readygate.metrics import Metrics
@@ -81,10 +82,17 @@ async def shutdown(memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.delete(schema.GROUP, schema.VERSION, schema.PLURAL)
-async def forget(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """The check is going: drop its metric series (its children go by ownerReferences)."""
+async def forget(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+    """The check is going: release its pod readiness gates and drop its metric series (its
+    children go by ownerReferences)."""
     runtime: Runtime = memo.runtime
-    runtime.metrics.forget(str(body.metadata.namespace), str(body.metadata.name))
+    namespace, name = str(body.metadata.namespace), str(body.metadata.name)
+    runtime.metrics.forget(namespace, name)
+    spec: dict[str, Any] = dict(body.spec or {})
+    ctype = (spec.get("gate") or {}).get("podReadinessGate")
+    if isinstance(ctype, str) and ctype:
+        released = await release(runtime.kube, namespace, ctype)
+        logger.info("released the readiness gate %s of %d pod(s)", ctype, released)
 
 
 @kopf.daemon(schema.GROUP, schema.VERSION, schema.PLURAL, cancellation_timeout=15.0)

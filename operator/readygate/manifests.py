@@ -111,7 +111,7 @@ def deployment(check: Mapping[str, Any], spec: CheckSpec) -> dict[str, Any]:
         container["command"] = list(target.command)
     if target.args:
         container["args"] = list(target.args)
-    template = {
+    template: dict[str, Any] = {
         "metadata": {"labels": pod_labels},
         "spec": {
             "containers": [container],
@@ -123,6 +123,8 @@ def deployment(check: Mapping[str, Any], spec: CheckSpec) -> dict[str, Any]:
             "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}}],
         },
     }
+    if spec.gate is not None:
+        template["spec"]["readinessGates"] = [{"conditionType": spec.gate.pod_readiness_gate}]
     body_spec = {
         "replicas": target.replicas,
         "selector": {"matchLabels": {LABEL_WORKLOAD: name}},

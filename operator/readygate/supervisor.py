@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from readygate.clock import utc_now
+from readygate.gatekeeper import Gatekeeper
 from readygate.parse import SpecError, parse_spec
 from readygate.plan import decide
 from readygate.runner import CheckRunner, Runtime
@@ -42,6 +43,7 @@ class Supervisor:
                                    metrics=runtime.metrics,
                                    resource_version=meta.get("resourceVersion"))
         runtime.metrics.observe(self.namespace, self.name, self.writer.current)
+        self.gatekeeper = Gatekeeper(runtime.kube, runtime.prober, body, self.writer)
         self.task: asyncio.Task[RunView] | None = None
         self.task_generation: int | None = None
         self.failures = 0
@@ -67,6 +69,7 @@ class Supervisor:
                         self.failures += 1
                 await stopped.wait(wait)
         finally:
+            await self.gatekeeper.stop()
             await self._cancel()
 
     async def turn(self) -> float:
@@ -80,6 +83,8 @@ class Supervisor:
         except SpecError:
             spec = None
         every = spec.schedule.every if spec is not None and spec.schedule else None
+        if spec is not None:
+            await self.gatekeeper.turn(spec, generation)
         d = decide(generation=generation, status=status, running=self.task_generation,
                    now=time.time(), every=every, poll=self.rt.settings.poll_interval)
         if d.action == "wait":

@@ -37,6 +37,10 @@ OPERATOR_IMAGE = "readygate.local/operator:dev"
 # Namespaces whose checks are served by an operator a test runs inside the cluster; the
 # out-of-cluster operator of this harness never serves them.
 IN_CLUSTER_NAMESPACE_PREFIX = "rg-e2e-ic-"
+# Every namespace this pytest session creates starts with SESSION_PREFIX, and its operator
+# serves only those: two sessions on one cluster never serve each other's checks.
+SESSION = secrets.token_hex(2)
+SESSION_PREFIX = f"rg-e2e-{SESSION}-"
 
 
 class Cluster:
@@ -92,8 +96,11 @@ class Cluster:
                              f"{operator_log_tail()}")
 
 
+OPERATOR_LOG = OUT / f"operator-{SESSION}.log"
+
+
 def operator_log_tail(lines: int = 40) -> str:
-    path = OUT / "operator.log"
+    path = OPERATOR_LOG
     if not path.exists():
         return "(no operator log)"
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -160,10 +167,9 @@ def operator(cluster: Cluster) -> Iterator[Operator]:
     env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig),
            "READYGATE_URL_ALLOWLIST": "127.0.0.1/32", "READYGATE_POLL_INTERVAL": "0.5",
            "READYGATE_METRICS_PORT": str(metrics_port), "PYTHONUNBUFFERED": "1"}
-    log = (OUT / "operator.log").open("wb")
-    # Namespaces of tests that run their own operator in the cluster are left to it.
+    log = OPERATOR_LOG.open("wb")
     proc = subprocess.Popen([sys.executable, "-m", "readygate", "run", "--verbose",
-                             "--namespace", f"!{IN_CLUSTER_NAMESPACE_PREFIX}*",
+                             "--namespace", f"{SESSION_PREFIX}*",
                              "--liveness", f"http://127.0.0.1:{port}/healthz"],
                             stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
     deadline = time.monotonic() + 60
@@ -188,7 +194,8 @@ def operator(cluster: Cluster) -> Iterator[Operator]:
 
 
 def _new_namespace(cluster: Cluster, hint: str) -> str:
-    name = f"rg-e2e-{hint[:30].strip('-')}-{secrets.token_hex(3)}".lower().replace("_", "-")
+    hint = hint.lower().replace("_", "-")[:30].strip("-")
+    name = f"{SESSION_PREFIX}{hint}-{secrets.token_hex(3)}"
     cluster.core.create_namespace({"metadata": {"name": name,
                                                 "labels": {"readygate.io/e2e": "true"}}})
     return name
