@@ -20,8 +20,11 @@ def _run(args: argparse.Namespace) -> int:
 
     namespaces = [p for arg in args.namespace or [] for p in arg.split(",") if p]
     kopf.configure(verbose=args.verbose)
+    # Without glob patterns there is nothing to discover at run time: kopf's scanning of
+    # namespaces and CRDs (which needs list/watch on both) is turned off in handlers.configure.
+    globs = any(set(p) & set("*?!") for p in namespaces)
     kopf.run(standalone=True, clusterwide=not namespaces, namespaces=namespaces,
-             liveness_endpoint=args.liveness)
+             liveness_endpoint=args.liveness, memo=kopf.Memo(scan=globs))
     return 0
 
 

@@ -121,6 +121,10 @@ def trim_log(lines: Iterable[str]) -> tuple[str, ...]:
     return tuple(kept[-LOG_LINES:])
 
 
+def has_exception(lines: Sequence[str]) -> bool:
+    return any(_EXCEPTION_LINE.match(line) for line in lines)
+
+
 def explaining_line(lines: Sequence[str]) -> str | None:
     """The line that says why: the last exception line, else the last error-ish line."""
     for line in reversed(lines):

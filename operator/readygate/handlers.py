@@ -42,6 +42,9 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: ko
     settings.networking.request_timeout = 60
     settings.posting.level = logging.INFO
     settings.peering.standalone = True
+    # Exact namespaces (or the whole cluster): no run-time discovery of namespaces and CRDs,
+    # so the operator needs no list/watch on them (see docs/operator.md).
+    settings.scanning.disabled = not getattr(memo, "scan", True)
     load_config()
     kube = Kube()
     config = await _with_worker_image(from_env(), kube, logger)

@@ -102,7 +102,8 @@ def check_result(result: LoadResult, judgement: Judgement, *, started_at: str,
     if verdict == "Failed":
         message = "; ".join(f.message for f in hard) + f" ({head})"
     elif verdict == "Inconclusive":
-        message = f"inconclusive: {judgement.reason} ({head})"
+        reason = judgement.reason.removeprefix("inconclusive: ")
+        message = f"inconclusive: {reason} ({head})"
     else:
         message = head
     return CheckResult(result=verdict, message=message, started_at=started_at,

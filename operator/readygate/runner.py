@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from readygate.loadrun import LoadOutcome
 
 log = logging.getLogger(__name__)
+LOG_SETTLE = 1.0  # seconds to let a crashed container's log reach its file
 LoadRunner = Callable[["CheckRunner", Endpoint], Coroutine[Any, Any, "LoadOutcome"]]
 
 
@@ -172,12 +173,7 @@ class CheckRunner:
             return pods, dataclasses.replace(self.view.diagnosis, terminal=terminal)
         lines: list[str] = []
         if problem.logs_previous is not None:
-            try:
-                lines = await self.rt.kube.pod_log(
-                    self.namespace, problem.pod, problem.container,
-                    previous=problem.logs_previous, tail_lines=self.rt.settings.log_lines)
-            except KubeError as exc:
-                log.info("no logs for %s: %s", problem.pod, exc)
+            lines = await self._crash_log(problem)
         pod = next(p for p in pods if p["metadata"]["name"] == problem.pod)
         found = dataclasses.replace(
             diag.explain(problem, lines, diag.termination_message(pod, problem.container)),
@@ -185,6 +181,23 @@ class CheckRunner:
         self._diagnosed = key
         await self.persist(diagnosis=found, diagnosed_at=utc_now())
         return pods, found
+
+    async def _crash_log(self, problem: diag.Problem) -> list[str]:
+        """The crashed container's last lines. The runtime writes them asynchronously, so a
+        read right at the exit can miss the end: without an exception line, read once more."""
+        lines: list[str] = []
+        for attempt in range(2):
+            try:
+                lines = await self.rt.kube.pod_log(
+                    self.namespace, problem.pod, problem.container,
+                    previous=bool(problem.logs_previous),
+                    tail_lines=self.rt.settings.log_lines)
+            except KubeError as exc:
+                log.info("no logs for %s: %s", problem.pod, exc)
+            if attempt or diag.has_exception(lines):
+                break
+            await asyncio.sleep(LOG_SETTLE)
+        return lines
 
     async def await_ready(self, endpoint: Endpoint) -> bool:
         spec = self.spec.readiness

@@ -3,8 +3,8 @@ Pure.
 
 The acting side samples the kubelet's ``/stats/summary`` every ``sampleEvery`` and hands the
 samples here: ``memory_of`` picks the target's containers out of a summary, ``judge_stability``
-compares the first and last working-set sample of each container (growth), and counts restarts
-from the pods' status at the start and the end.
+compares the first and last working-set sample of each container that was there at the first
+sample (growth), and counts restarts from the pods' status at the start and the end.
 """
 
 from __future__ import annotations
@@ -37,12 +37,15 @@ def memory_of(summary: Mapping[str, Any], namespace: str,
 
 def judge_stability(spec: StabilityCheck, samples: Sequence[MemorySample], restarts: int, *,
                     started_at: str, finished_at: str) -> CheckResult:
-    first: dict[str, float] = {}
+    # Growth is judged on the containers of the first sample: a pod that started during the
+    # load (a replacement after the resilience check deleted one) would count its own start-up.
+    first: dict[str, float] = dict(samples[0][1]) if samples else {}
     last: dict[str, float] = {}
     peak: dict[str, float] = {}
     for _, values in samples:
         for key, value in values.items():
-            first.setdefault(key, value)
+            if key not in first:
+                continue
             last[key] = value
             peak[key] = max(peak.get(key, 0.0), value)
     growth = {k: last[k] - first[k] for k in last}

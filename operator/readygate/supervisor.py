@@ -74,6 +74,8 @@ class Supervisor:
 
     async def turn(self) -> float:
         self._reap()
+        if self.task is None:
+            await self._resync()
         generation = int(self.body["metadata"].get("generation") or 1)
         status = self.writer.current
         snapshot = self._snapshot()
@@ -116,6 +118,24 @@ class Supervisor:
         self.task = asyncio.create_task(runner.execute(), name=f"check {self.namespace}/"
                                                               f"{self.name}")
         self.task_generation = generation
+
+    async def _resync(self) -> None:
+        """Between runs, put back a status someone else changed (the writer owns it).
+
+        kopf keeps ``body`` current from its watch. When the stored status differs from what
+        the writer last wrote, at another resourceVersion, the writer adopts the stored one and
+        rewrites what it computes from its last view (a no-op when nothing it owns changed).
+        """
+        meta = self.body.get("metadata") or {}
+        stored = dict(self.body.get("status") or {})
+        version = meta.get("resourceVersion")
+        if stored == self.writer.current or version == self.writer.resource_version:
+            return
+        self.writer.current = copy.deepcopy(stored)
+        self.writer.resource_version = str(version) if version else None
+        if await self.writer.rewrite():
+            log.info("%s/%s: status was changed by someone else; restored it", self.namespace,
+                     self.name)
 
     def _reap(self) -> None:
         task = self.task

@@ -64,6 +64,10 @@ class StatusWriter:
         self.gate = gate
         return await self._write()
 
+    async def rewrite(self) -> bool:
+        """Write again what the last view and gate give (after ``current`` was re-read)."""
+        return await self._write()
+
     async def _write(self) -> bool:
         for _ in range(MAX_CONFLICTS):
             old = self.current

@@ -153,44 +153,65 @@ def _free_port() -> int:
 
 
 class Operator:
-    def __init__(self, proc: subprocess.Popen[bytes], health: str, metrics: str) -> None:
+    """An operator process (``readygate run``) out of cluster, serving some namespaces."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], health: str, metrics: str,
+                 log: Path) -> None:
         self.proc = proc
         self.health = health
         self.metrics = metrics  # http://127.0.0.1:PORT/metrics
+        self.log = log
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log.read_text(errors="replace") if self.log.exists() else "(no log)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
 
 
-@pytest.fixture(scope="session")
-def operator(cluster: Cluster) -> Iterator[Operator]:
+def launch_operator(cluster: Cluster, namespaces: str, log: Path,
+                    extra_env: dict[str, str] | None = None) -> Operator:
+    """Start ``readygate run --namespace NAMESPACES`` and wait until its liveness answers."""
     OUT.mkdir(parents=True, exist_ok=True)
     port, metrics_port = _free_port(), _free_port()
     health = f"http://127.0.0.1:{port}/healthz"
     env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig),
            "READYGATE_URL_ALLOWLIST": "127.0.0.1/32", "READYGATE_POLL_INTERVAL": "0.5",
-           "READYGATE_METRICS_PORT": str(metrics_port), "PYTHONUNBUFFERED": "1"}
-    log = OPERATOR_LOG.open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "readygate", "run", "--verbose",
-                             "--namespace", f"{SESSION_PREFIX}*",
-                             "--liveness", f"http://127.0.0.1:{port}/healthz"],
-                            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+           "READYGATE_METRICS_PORT": str(metrics_port), "PYTHONUNBUFFERED": "1",
+           # distributed load: Job pods run the operator's image (hack/local-cluster/images)
+           "READYGATE_WORKER_IMAGE": OPERATOR_IMAGE, "READYGATE_WORKER_PULL_POLICY": "Never",
+           "READYGATE_JOB_START_DELAY": "4", **(extra_env or {})}
+    with log.open("ab") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "readygate", "run", "--verbose",
+                                 "--namespace", namespaces, "--liveness", health],
+                                stdout=out, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
+    op = Operator(proc, health, f"http://127.0.0.1:{metrics_port}/metrics", log)
     deadline = time.monotonic() + 60
     while True:
         if proc.poll() is not None:
-            pytest.fail(f"the operator exited with {proc.returncode}:\n{operator_log_tail()}")
+            pytest.fail(f"the operator exited with {proc.returncode}:\n{op.log_tail()}")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(health, timeout=1, trust_env=False).status_code == 200:
-                break
+                return op
         if time.monotonic() > deadline:
             proc.kill()
-            pytest.fail(f"the operator did not become live:\n{operator_log_tail()}")
+            pytest.fail(f"the operator did not become live:\n{op.log_tail()}")
         time.sleep(0.3)
-    yield Operator(proc, health, f"http://127.0.0.1:{metrics_port}/metrics")
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
-    log.close()
+
+
+@pytest.fixture(scope="session")
+def operator(cluster: Cluster) -> Iterator[Operator]:
+    OPERATOR_LOG.unlink(missing_ok=True)
+    op = launch_operator(cluster, f"{SESSION_PREFIX}*", OPERATOR_LOG)
+    yield op
+    op.stop()
 
 
 def _new_namespace(cluster: Cluster, hint: str) -> str:

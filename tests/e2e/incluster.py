@@ -28,7 +28,16 @@ import kubernetes
 import pytest
 import yaml
 
-from .conftest import OPERATOR_IMAGE, ROOT, STATE, Cluster
+from .conftest import (
+    GROUP,
+    IN_CLUSTER_NAMESPACE_PREFIX,
+    OPERATOR_IMAGE,
+    PLURAL,
+    ROOT,
+    STATE,
+    VERSION,
+    Cluster,
+)
 
 SYSTEM_NAMESPACE = "readygate-system"
 SERVICE_ACCOUNT = "readygate"
@@ -63,6 +72,20 @@ def _wait_gone(cluster: Cluster, *args: str, timeout: float = 180) -> None:
 
 def _remove_leftovers(cluster: Cluster) -> None:
     """Remove what an earlier, killed run left; fail on anything this suite did not create."""
+    # Watched namespaces of a killed run: their checks' finalizers have no operator any more.
+    for ns in cluster.core.list_namespace(label_selector=f"{OWNER_LABEL}=true").items:
+        name = ns.metadata.name
+        if not name.startswith(IN_CLUSTER_NAMESPACE_PREFIX):
+            continue
+        checks = cluster.custom.list_namespaced_custom_object(GROUP, VERSION, name, PLURAL)
+        for item in checks.get("items") or []:
+            with contextlib.suppress(kubernetes.client.ApiException):
+                cluster.custom.patch_namespaced_custom_object(
+                    GROUP, VERSION, name, PLURAL, item["metadata"]["name"],
+                    {"metadata": {"finalizers": []}})
+        if ns.status.phase != "Terminating":
+            with contextlib.suppress(kubernetes.client.ApiException):
+                cluster.core.delete_namespace(name)
     for kind, name in (("namespace", SYSTEM_NAMESPACE), *CLUSTER_OBJECTS):
         proc = cluster.kubectl("get", kind, name, "-o", "yaml", check=False)
         if proc.returncode != 0:
@@ -76,8 +99,10 @@ def _remove_leftovers(cluster: Cluster) -> None:
                         "tests", pytrace=False)
         if kind == "namespace" and not terminating:
             # let the operator go first, so that nothing it does races the namespace's deletion
-            cluster.kubectl("delete", "deployment", "-n", name, "-l", OWNER_LABEL,
-                            "--ignore-not-found", "--wait=true", "--timeout=60s", check=False)
+            cluster.kubectl("scale", "deployment", "-n", name, "-l", OWNER_LABEL,
+                            "--replicas=0", check=False)
+            cluster.kubectl("wait", "pod", "-n", name, "-l", POD_SELECTOR, "--for=delete",
+                            "--timeout=60s", check=False)
         cluster.kubectl("delete", kind, name, "--ignore-not-found", "--wait=false")
         _wait_gone(cluster, kind, name)
 
@@ -184,9 +209,9 @@ class Install:
         return [p for p in items if terminating or not p["metadata"].get("deletionTimestamp")]
 
     def logs(self, tail: int | None = None) -> str:
-        args = ["logs", "-n", SYSTEM_NAMESPACE, "-l", POD_SELECTOR, "--all-containers"]
-        if tail is not None:
-            args.append(f"--tail={tail}")
+        # with a selector kubectl shows 10 lines unless told otherwise
+        args = ["logs", "-n", SYSTEM_NAMESPACE, "-l", POD_SELECTOR, "--all-containers",
+                f"--tail={-1 if tail is None else tail}"]
         proc = self.cluster.kubectl(*args, check=False)
         return proc.stdout + proc.stderr
 
@@ -218,8 +243,11 @@ class Install:
 
     def remove(self) -> None:
         """Take out everything the install created, the operator first; wait until it is gone."""
+        # Scaled to zero, the pod goes in seconds; deleted, it would wait for the garbage
+        # collector to get to its ReplicaSet.
         with contextlib.suppress(kubernetes.client.ApiException):
-            self.cluster.apps.delete_namespaced_deployment("readygate", SYSTEM_NAMESPACE)
+            self.cluster.apps.patch_namespaced_deployment_scale(
+                "readygate", SYSTEM_NAMESPACE, {"spec": {"replicas": 0}})
         deadline = time.monotonic() + 60
         while self.pods(terminating=True) and time.monotonic() < deadline:
             time.sleep(0.5)

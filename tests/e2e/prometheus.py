@@ -43,7 +43,7 @@ def _free_port() -> int:
 
 def finite_values(series: list[Sample]) -> list[float]:
     """Every finite value of an instant or range query result."""
-    out = []
+    out: list[float] = []
     for s in series:
         points = s["values"] if "values" in s else [s["value"]]
         out.extend(float(v) for _, v in points if math.isfinite(float(v)))
@@ -58,7 +58,7 @@ class Prometheus:
         self.started = time.time()
         self._http = httpx.Client(base_url=url, timeout=10, trust_env=False)
 
-    def _get(self, path: str, params: dict[str, Any] | list[tuple[str, str]]) -> Any:
+    def _get(self, path: str, params: Any) -> Any:
         response = self._http.get(path, params=params)
         body = response.json()
         if response.status_code != 200 or body.get("status") != "success":

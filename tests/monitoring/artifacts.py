@@ -93,7 +93,7 @@ def dashboard() -> dict[str, Any]:
 
 def panels(dash: dict[str, Any]) -> list[dict[str, Any]]:
     """Every panel, rows' nested panels included, rows themselves excluded."""
-    out = []
+    out: list[dict[str, Any]] = []
     for panel in dash["panels"]:
         if panel.get("type") == "row":
             out.extend(panel.get("panels") or [])

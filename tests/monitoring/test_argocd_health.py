@@ -2,9 +2,9 @@
 
 Argo CD's own test layout drives the main table: manifests/gitops/argocd/health_test.yaml names
 each object in testdata/ (captured from the real cluster) and the status and message Argo CD must
-show. Two states a short e2e run cannot reach (a Conditional verdict, a periodic re-check) are
-built with the operator's own ``compute_status`` from the captured Passed object. The argocd-cm
-snippet must carry health.lua verbatim.
+show. A periodic re-check (``schedule.every`` is at least a minute: too slow for the e2e run) is
+built with the operator's own ``compute_status`` from the captured Passed object, and so is a
+Conditional verdict with a known warning. The argocd-cm snippet must carry health.lua verbatim.
 """
 
 from __future__ import annotations
@@ -47,7 +47,10 @@ def test_cases_cover_every_phase_and_health() -> None:
         if status and status.get("observedGeneration") != obj["metadata"]["generation"]:
             key = "(generation not observed)"
         seen.setdefault(key, set()).add(case["healthStatus"]["status"])
+        if status.get("verdict") == "Conditional":
+            seen.setdefault("(verdict Conditional)", set()).add(case["healthStatus"]["status"])
     assert seen == {
+        "(verdict Conditional)": {"Healthy"},
         "(no status)": {"Progressing"}, "(generation not observed)": {"Progressing"},
         "Deploying": {"Progressing"}, "Verifying": {"Progressing"}, "Passed": {"Healthy"},
         "Failed": {"Degraded"}, "Error": {"Degraded"}, "Inconclusive": {"Degraded"}}

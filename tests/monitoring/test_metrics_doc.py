@@ -34,7 +34,7 @@ def _registered() -> dict[str, tuple[str, tuple[str, ...]]]:
         for metric in collectors:
             if not isinstance(metric, MetricWrapperBase):
                 continue
-            kind = metric._type
+            kind = str(metric._type)
             name = metric._name + ("_total" if kind == "counter" else "")
             out[name] = (kind, tuple(metric._labelnames))
     return out

@@ -2,10 +2,10 @@
 --
 -- Install it as resource.customizations.health.readygate.io_ReadinessCheck in argocd-cm
 -- (argocd-cm.yaml beside this file). Reads the kstatus-style status the operator writes:
---   generation not observed yet, no status, Reconciling=True, phase Pending/Deploying/Verifying
---                                                  -> Progressing
---   Stalled=True, Ready=False, phase/verdict Failed, Error or Inconclusive -> Degraded
---   Ready=True (verdict Passed, or Conditional = passed with warnings)    -> Healthy
+--   no status, generation not observed, Reconciling=True, phase Pending/Deploying/Verifying
+--     -> Progressing
+--   Stalled=True, Ready=False, phase Failed, Error or Inconclusive -> Degraded
+--   Ready=True (verdict Passed, or Conditional = passed with warnings) -> Healthy
 -- A periodic re-check keeps Ready=True and raises no Reconciling, so it stays Healthy.
 -- Test cases: health_test.yaml and testdata/ (objects captured from a real cluster), run by
 -- tests/monitoring/test_argocd_health.py with lua5.1.
