@@ -22,17 +22,16 @@ from typing import TYPE_CHECKING, Any
 
 from readygate import diagnosis as diag
 from readygate.clock import parse_time, utc_now
-from readygate.disruptor import desired_replicas
 from readygate.httpchecks import run_persistence, run_security
 from readygate.kube import Kube, KubeError
 from readygate.loadjobs import delete_stale
 from readygate.loadphase import run_load_phase
 from readygate.loadrun import RateBudget
 from readygate.metrics import Metrics
-from readygate.podstate import pod_ready, restarts_of
+from readygate.podstate import pod_ready, restarts_of, rollout
 from readygate.prober import Prober
 from readygate.probes import Sample, judge_liveness, readiness_failed, readiness_passed
-from readygate.resolver import resolve
+from readygate.resolver import resolve, workload
 from readygate.results import CheckResult, Diagnosis
 from readygate.settings import Settings
 from readygate.spec import CheckSpec
@@ -208,9 +207,7 @@ class CheckRunner:
                                       f"(budget {spec.within:.0f}s)", started_at=started_at))
         samples: list[Sample] = []
         deploy = self.spec.target.deploy
-        desired = await desired_replicas(self.rt.kube, self.namespace,
-                                         None if deploy else endpoint.workload,
-                                         deploy.replicas if deploy else 1)
+        desired = deploy.replicas if deploy else 1
         ready_pods = 0
         deploy_done = "deploy" not in self.view.checks
         period = min(spec.period, self.rt.settings.poll_interval)
@@ -220,7 +217,13 @@ class CheckRunner:
             if found is not None and found.terminal:
                 return await self._fail_on_diagnosis(found, started_at)
             ready_pods = sum(1 for p in pods if pod_ready(p))
-            if not deploy_done and desired and ready_pods >= desired:
+            rolled_out = True
+            if endpoint.workload is not None:
+                # Ready means the current template everywhere: while a rollout is under way,
+                # the old pods still answer through the Service and must not count.
+                desired, ready_pods, rolled_out = rollout(await workload(
+                    self.rt.kube, self.namespace, *endpoint.workload))
+            if not deploy_done and desired and rolled_out:
                 deploy_done = True
                 await self._deploy_passed(ready_pods, desired)
             sample = await self.rt.prober.get(url, timeout=spec.timeout, at=self.elapsed())
@@ -230,7 +233,7 @@ class CheckRunner:
                 sample = await self._pod_sample(endpoint, pods, spec.path, spec.timeout) \
                     or sample
             samples.append(sample)
-            pods_ok = not endpoint.pod_selector or ready_pods >= max(1, desired)
+            pods_ok = rolled_out and (not endpoint.pod_selector or ready_pods >= max(1, desired))
             if sample.ok and pods_ok and sample.via is None:
                 if not deploy_done:
                     await self._deploy_passed(ready_pods, desired)

@@ -32,6 +32,27 @@ REFUSED: list[tuple[str, dict[str, Any], str]] = [
      "spec.target.deploy.image"),
     ("replicas-zero", {"target": {"deploy": {**IMG, "replicas": 0}}},
      "spec.target.deploy.replicas"),
+    # the corpus of the malformed: wrong types, huge values, hostile strings
+    ("target-a-string", {"target": "my-service"}, "spec.target"),
+    ("target-a-list", {"target": [{"url": "http://a.example"}]}, "spec.target"),
+    ("users-a-float", {"target": {"deploy": IMG}, "load": {"model": "closed", "users": 2.5}},
+     "spec.load.users"),
+    ("huge-workers", {"target": {"deploy": IMG}, "load": {"rate": 1, "workers": 2**40}},
+     "spec.load.workers"),
+    ("huge-string", {"target": {"deploy": {**IMG, "image": "a" * 10_000}}},
+     "spec.target.deploy.image"),
+    ("newline-in-path", {"target": {"deploy": IMG}, "readiness": {"path": "/ready\r\nX: y"}},
+     "spec.readiness.path"),
+    ("crlf-header", {"target": {"deploy": IMG}, "load": {"rate": 1, "requests": [
+        {"headers": [{"name": "X-A\r\nEvil", "value": "1"}]}]}}, "name"),
+    ("shell-env-name", {"target": {"deploy": {**IMG, "env": [{"name": "$(rm -rf /)",
+                                                               "value": "x"}]}}}, "name"),
+    ("negative-kill", {"target": {"deploy": IMG}, "resilience": {"killPods": -1}},
+     "spec.resilience.killPods"),
+    ("bad-gate-type", {"target": {"deploy": IMG}, "gate": {"podReadinessGate": "a b"}},
+     "spec.gate.podReadinessGate"),
+    ("bad-policy", {"target": {"deploy": IMG}, "security": {"banners": "Maybe"}},
+     "spec.security.banners"),
 ]
 
 # Accepted by the schema (which cannot say it), marked Error by the operator with the reason
@@ -55,6 +76,19 @@ ERRORS: list[tuple[str, dict[str, Any], str]] = [
     ("metadata-url", {"target": {"url": "http://169.254.169.254/latest/meta-data"}},
      "metadata"),
     ("not-allowed-url", {"target": {"url": "http://192.0.2.1/"}}, "allow-list"),
+    ("huge-duration", {"target": {"deploy": IMG}, "load": {"rate": 1, "duration": "9999h"}},
+     "spec.load.duration: must be at most 1h"),
+    ("link-local-url", {"target": {"url": "http://169.254.10.10/"}}, "link-local"),
+    ("stability-without-load", {"target": {"deploy": IMG}, "stability": {}},
+     "spec.stability: needs spec.load"),
+    ("kill-after-the-load", {"target": {"deploy": IMG}, "load": {"rate": 1, "duration": "5s"},
+                             "resilience": {"after": "10s"}}, "is not within the load"),
+    ("persistence-without-token", {"target": {"deploy": IMG}, "persistence": {
+        "write": {"path": "/items"}, "readBack": {"path": "/items"}}}, "{token}"),
+    ("warn-on-unset-threshold", {"target": {"deploy": IMG}, "load": {
+        "rate": 1, "warnOnly": ["p99"]}}, "p99 has no threshold"),
+    ("gate-on-a-url", {"target": {"url": "http://127.0.0.1:1/"},
+                       "gate": {"podReadinessGate": "readygate.io/x"}}, "spec.gate"),
 ]
 
 
@@ -107,3 +141,15 @@ def test_fixing_the_spec_clears_the_error(cluster: Cluster, module_namespace: st
                              timeout=90, what="final for generation 2")
     assert obj["status"]["phase"] == "Passed", obj["status"]
     assert condition(obj, "Stalled") is None
+
+
+def test_unknown_fields_are_refused_by_kubectl(cluster: Cluster, module_namespace: str) -> None:
+    # A structural schema prunes unknown fields on the server (1.20 has no strict field
+    # validation); kubectl validates against the published schema and refuses them instead.
+    manifest = ("apiVersion: readygate.io/v1alpha1\nkind: ReadinessCheck\n"
+                "metadata: {name: typo}\n"
+                "spec: {target: {deploy: {image: img}}, liveness: {obeserveFor: 5s}}\n")
+    proc = cluster.kubectl("apply", "-n", module_namespace, "-f", "-", input=manifest,
+                           check=False)
+    assert proc.returncode != 0
+    assert 'unknown field "obeserveFor"' in proc.stderr, proc.stderr

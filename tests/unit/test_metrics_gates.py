@@ -15,6 +15,7 @@ from readygate.load import Failure, Judgement, LoadResult
 from readygate.loadcheck import check_result
 from readygate.metrics import Metrics, finished_checks, series_of, verdict_reached
 from readygate.parse import SpecError, parse_spec
+from readygate.podstate import rollout
 
 STATUS: dict[str, Any] = {
     "phase": "Passed", "verdict": "Passed", "score": 65, "runs": 1,
@@ -182,3 +183,22 @@ def test_a_full_spec_parses() -> None:
     assert spec.persistence is not None and spec.persistence.restart is not None
     assert spec.persistence.restart.kind == "StatefulSet"
     assert spec.load is not None and spec.load.warn_only == ("p99",)
+
+
+# -- rollouts ------------------------------------------------------------------------------------
+def deployment(generation: int, observed: int, replicas: int, updated: int, ready: int,
+               total: int) -> dict[str, Any]:
+    return {"kind": "Deployment", "metadata": {"generation": generation},
+            "spec": {"replicas": replicas},
+            "status": {"observedGeneration": observed, "updatedReplicas": updated,
+                       "readyReplicas": ready, "availableReplicas": ready, "replicas": total}}
+
+
+@pytest.mark.parametrize(("dep", "want"), [
+    (deployment(2, 2, 2, 2, 2, 2), (2, 2, True)),
+    (deployment(2, 1, 2, 2, 2, 2), (2, 2, False)),  # the controller has not seen the change
+    (deployment(2, 2, 2, 1, 2, 3), (2, 1, False)),  # an old pod still serves: mid-rollout
+    (deployment(1, 1, 2, 2, 1, 2), (2, 1, False)),  # one not Ready
+])
+def test_rollout(dep: dict[str, Any], want: tuple[int, int, bool]) -> None:
+    assert rollout(dep) == want
