@@ -26,6 +26,16 @@ DEFAULT_REQUESTS = {"cpu": "50m", "memory": "64Mi"}
 DEFAULT_LIMITS = {"memory": "256Mi"}
 
 
+def restricted_container() -> dict[str, Any]:
+    """A container securityContext within the restricted Pod Security Standard."""
+    return {
+        "allowPrivilegeEscalation": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "capabilities": {"drop": ["ALL"]},
+    }
+
+
 def workload_name(check_name: str) -> str:
     """A DNS-1035 label (<= 63 chars) unique per check name: ``rg-<name>``."""
     base = "rg-" + re.sub(r"[^a-z0-9-]", "-", check_name.lower())
@@ -98,12 +108,7 @@ def deployment(check: Mapping[str, Any], spec: CheckSpec) -> dict[str, Any]:
             "timeoutSeconds": max(1, round(spec.readiness.timeout)),
             "failureThreshold": 3,
         },
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        "securityContext": restricted_container(),
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
@@ -242,12 +247,7 @@ def load_job(check: Mapping[str, Any], run: int, shard: int, shards: int, *, ima
                  "valueFrom": {"secretKeyRef": {"name": secret, "key": PLAN_KEY}}}],
         "resources": {"requests": {"cpu": "250m", "memory": "64Mi"},
                       "limits": {"memory": "512Mi"}},
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "capabilities": {"drop": ["ALL"]},
-        },
+        "securityContext": restricted_container(),
         "terminationMessagePolicy": "FallbackToLogsOnError",
     }
     return {

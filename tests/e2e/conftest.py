@@ -214,37 +214,60 @@ def operator(cluster: Cluster) -> Iterator[Operator]:
     op.stop()
 
 
-def _new_namespace(cluster: Cluster, hint: str) -> str:
-    hint = hint.lower().replace("_", "-")[:30].strip("-")
-    name = f"{SESSION_PREFIX}{hint}-{secrets.token_hex(3)}"
+def create_namespace(cluster: Cluster, name: str) -> str:
     cluster.core.create_namespace({"metadata": {"name": name,
                                                 "labels": {"readygate.io/e2e": "true"}}})
     return name
 
 
-def _drop_namespace(cluster: Cluster, name: str) -> None:
-    # delete the checks first, while the operator is still there to release its finalizer
+def drop_namespace(cluster: Cluster, name: str, timeout: float = 60) -> None:
+    """Delete the checks first, while their operator is still there to release its
+    finalizer; if it does not, remove the finalizers so the namespace is never left stuck."""
     with contextlib.suppress(kubernetes.client.ApiException):
         cluster.custom.delete_collection_namespaced_custom_object(GROUP, VERSION, name, PLURAL)
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + timeout
+    items: list[dict[str, Any]] = []
     while time.monotonic() < deadline:
-        items = cluster.custom.list_namespaced_custom_object(GROUP, VERSION, name, PLURAL)
-        if not items.get("items"):
+        items = cluster.custom.list_namespaced_custom_object(GROUP, VERSION, name,
+                                                             PLURAL).get("items") or []
+        if not items:
             break
         time.sleep(0.3)
+    for item in items:
+        with contextlib.suppress(kubernetes.client.ApiException):
+            cluster.custom.patch_namespaced_custom_object(
+                GROUP, VERSION, name, PLURAL, item["metadata"]["name"],
+                {"metadata": {"finalizers": []}})
     with contextlib.suppress(kubernetes.client.ApiException):
         cluster.core.delete_namespace(name)
+
+
+def wait_for(what: str, timeout: float, fn: Callable[[], Any], every: float = 0.3) -> Any:
+    """Poll ``fn`` until it returns something truthy; fail saying what did not happen."""
+    deadline = time.monotonic() + timeout
+    value = None
+    while time.monotonic() < deadline:
+        value = fn()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"not {what} within {timeout:.0f}s (last: {value!r})")
+
+
+def _new_namespace(cluster: Cluster, hint: str) -> str:
+    hint = hint.lower().replace("_", "-")[:30].strip("-")
+    return create_namespace(cluster, f"{SESSION_PREFIX}{hint}-{secrets.token_hex(3)}")
 
 
 @pytest.fixture
 def namespace(request: pytest.FixtureRequest, cluster: Cluster) -> Iterator[str]:
     name = _new_namespace(cluster, request.node.name)
     yield name
-    _drop_namespace(cluster, name)
+    drop_namespace(cluster, name)
 
 
 @pytest.fixture(scope="module")
 def module_namespace(request: pytest.FixtureRequest, cluster: Cluster) -> Iterator[str]:
     name = _new_namespace(cluster, request.module.__name__.rsplit(".", 1)[-1].replace("test_", ""))
     yield name
-    _drop_namespace(cluster, name)
+    drop_namespace(cluster, name)

@@ -15,7 +15,6 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import kubernetes
 import pytest
@@ -29,8 +28,11 @@ from .conftest import (
     VERSION,
     Cluster,
     Operator,
+    create_namespace,
+    drop_namespace,
     is_final,
     launch_operator,
+    wait_for,
     workload,
 )
 
@@ -42,11 +44,8 @@ def own_namespace(request: pytest.FixtureRequest, cluster: Cluster) -> Iterator[
     """A namespace no session operator serves (rg-e2e-x<session>-...)."""
     hint = request.node.name.lower().replace("_", "-")[5:30].strip("-")
     name = f"rg-e2e-x{SESSION}-{hint}-{secrets.token_hex(2)}"
-    cluster.core.create_namespace({"metadata": {"name": name,
-                                                "labels": {"readygate.io/e2e": "true"}}})
-    yield name
-    with contextlib.suppress(kubernetes.client.ApiException):
-        cluster.core.delete_namespace(name)
+    yield create_namespace(cluster, name)
+    drop_namespace(cluster, name, timeout=5)
 
 
 def _log(namespace: str) -> Path:
@@ -69,17 +68,6 @@ def _cleanup(cluster: Cluster, namespace: str, op: Operator) -> None:
     op.stop()
 
 
-def _wait(what: str, timeout: float, fn: Any) -> Any:
-    deadline = time.monotonic() + timeout
-    value = None
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.3)
-    raise AssertionError(f"not {what} within {timeout:.0f}s (last: {value!r})")
-
-
 def _names(cluster: Cluster, kind: str, namespace: str, selector: str = "") -> list[str]:
     args = ["get", kind, "-n", namespace, "-o", "name"] + (["-l", selector] if selector else [])
     out = cluster.kubectl(*args).stdout
@@ -95,7 +83,7 @@ def test_operator_killed_mid_check_finishes_with_one_verdict(
             "target": workload(), "liveness": {"period": "1s", "observeFor": "2s"},
             "load": {"rate": 40, "duration": "12s", "workers": 2,
                      "thresholds": {"minSamples": 300}}})
-        _wait("the distributed load running", 90, lambda: (
+        wait_for("the distributed load running", 90, lambda: (
             (cluster.get_check(ns, "killed").get("status") or {}).get("checks", {})
             .get("load", {}).get("result") == "Running"
             and _names(cluster, "jobs", ns, LOAD_WORKER)))
@@ -116,7 +104,7 @@ def test_operator_killed_mid_check_finishes_with_one_verdict(
         assert _names(cluster, "deployments", ns) == ["deployment.apps/rg-killed"]
         assert _names(cluster, "services", ns) == ["service/rg-killed"]
         assert cluster.apps.read_namespaced_deployment("rg-killed", ns).metadata.uid == dep_uid
-        _wait("no load Jobs or Secrets left", 30,
+        wait_for("no load Jobs or Secrets left", 30,
               lambda: not _names(cluster, "jobs,secrets", ns, LOAD_WORKER))
     finally:
         _cleanup(cluster, ns, op)
@@ -130,7 +118,7 @@ def test_api_server_restart_mid_check(cluster: Cluster, own_namespace: str) -> N
             "target": workload(), "liveness": {"period": "1s", "observeFor": "2s"},
             "load": {"rate": 20, "duration": "15s", "thresholds": {"minSamples": 250,
                                                                     "maxErrorRate": 0}}})
-        _wait("the load running", 90, lambda: (
+        wait_for("the load running", 90, lambda: (
             (cluster.get_check(ns, "before").get("status") or {}).get("checks", {})
             .get("load", {}).get("result") == "Running"))
         restart = subprocess.run([str(ROOT / "hack/local-cluster/up"), "--restart",
@@ -178,7 +166,7 @@ def test_conflicting_status_writes_are_resolved(cluster: Cluster, own_namespace:
         assert meddled[0] >= 20
         obj = cluster.wait_check(ns, "contested", is_final, timeout=90, what="final")
         # the meddling stopped; the operator's own status stands (restored if need be)
-        obj = _wait("the operator's status restored", 20, lambda: (
+        obj = wait_for("the operator's status restored", 20, lambda: (
             o := cluster.get_check(ns, "contested"))["status"]["summary"] != "meddled with"
             and is_final(o) and o)
         assert obj["status"]["phase"] == "Passed", obj["status"]
@@ -229,7 +217,7 @@ def test_200_checks_applied_at_once_all_reach_a_verdict(
                                                                  PLURAL)["items"]
             return len(items) == 200 and all(is_final(o) for o in items)
 
-        _wait("200 verdicts", 300, all_final)
+        wait_for("200 verdicts", 300, all_final)
         took = time.monotonic() - started
         items = cluster.custom.list_namespaced_custom_object(GROUP, VERSION, ns, PLURAL)["items"]
         phases = {o["metadata"]["name"]: o["status"]["phase"] for o in items}

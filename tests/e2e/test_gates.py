@@ -9,13 +9,11 @@ its Progressing condition).
 from __future__ import annotations
 
 import datetime
-import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from .conftest import WORKLOAD_IMAGE, Cluster, Operator, is_final
+from .conftest import WORKLOAD_IMAGE, Cluster, Operator, is_final, wait_for
 
 GATE = "readygate.io/web"
 
@@ -68,17 +66,6 @@ def _conditions(pod: Any) -> dict[str, Any]:
     return {c.type: c for c in pod.status.conditions or []}
 
 
-def _wait(what: str, timeout: float, fn: Callable[[], Any]) -> Any:
-    deadline = time.monotonic() + timeout
-    value = None
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.5)
-    raise AssertionError(f"not {what} within {timeout:.0f}s (last: {value!r})")
-
-
 def _pods(cluster: Cluster, namespace: str) -> list[Any]:
     return [p for p in cluster.core.list_namespaced_pod(namespace,
                                                          label_selector="app=web").items
@@ -110,7 +97,7 @@ def _ts(value: Any) -> datetime.datetime:
 def test_new_pods_stay_unready_until_verified_and_a_good_rollout_completes(
         cluster: Cluster, namespace: str, operator: Operator) -> None:
     _setup(cluster, namespace)
-    _wait("rolled out with verified pods", 90, lambda: _rolled_out(cluster, namespace))
+    wait_for("rolled out with verified pods", 90, lambda: _rolled_out(cluster, namespace))
     for pod in _pods(cluster, namespace):
         cond = _conditions(pod)
         assert cond[GATE].status == "True" and cond[GATE].reason == "ReadinessCheckPassed"
@@ -123,7 +110,7 @@ def test_new_pods_stay_unready_until_verified_and_a_good_rollout_completes(
         assert ready >= gate_set
     old = {p.metadata.name for p in _pods(cluster, namespace)}
     _roll_to(cluster, namespace, {"VERSION": "2"})
-    _wait("rolled out to version 2", 120,
+    wait_for("rolled out to version 2", 120,
           lambda: _rolled_out(cluster, namespace)
           and not old & {p.metadata.name for p in _pods(cluster, namespace)})
     for pod in _pods(cluster, namespace):
@@ -136,7 +123,7 @@ def test_new_pods_stay_unready_until_verified_and_a_good_rollout_completes(
 def test_a_failing_pod_blocks_the_rollout_and_deleting_the_check_releases_it(
         cluster: Cluster, namespace: str, operator: Operator) -> None:
     _setup(cluster, namespace, progress_deadline=20)
-    _wait("rolled out with verified pods", 90, lambda: _rolled_out(cluster, namespace))
+    wait_for("rolled out with verified pods", 90, lambda: _rolled_out(cluster, namespace))
     old = {p.metadata.name for p in _pods(cluster, namespace)}
     # Version 2 passes the kubelet's readiness probe but its /health flaps: readygate fails it.
     _roll_to(cluster, namespace, {"VERSION": "2", "LIVENESS_FLAP_PERIOD": "1"})
@@ -148,7 +135,7 @@ def test_a_failing_pod_blocks_the_rollout_and_deleting_the_check_releases_it(
                 return pod
         return None
 
-    bad = _wait("the new pod's gate False", 60, failed_new_pod)
+    bad = wait_for("the new pod's gate False", 60, failed_new_pod)
     gate = _conditions(bad)[GATE]
     assert gate.reason == "ReadinessCheckFailed" and "flapping" in gate.message
     assert _conditions(bad)["Ready"].status == "False"
@@ -159,7 +146,7 @@ def test_a_failing_pod_blocks_the_rollout_and_deleting_the_check_releases_it(
         progressing = {c.type: c for c in dep.status.conditions or []}.get("Progressing")
         return dep if progressing is not None and progressing.status == "False" else None
 
-    dep = _wait("the rollout reported stalled by the Deployment", 60, stalled)
+    dep = wait_for("the rollout reported stalled by the Deployment", 60, stalled)
     progressing = {c.type: c for c in dep.status.conditions}["Progressing"]
     assert progressing.reason == "ProgressDeadlineExceeded"
     assert dep.status.updated_replicas == 1  # only the surge pod of version 2 exists
@@ -177,16 +164,16 @@ def test_a_failing_pod_blocks_the_rollout_and_deleting_the_check_releases_it(
     assert status["gate"]["failed"] >= 1
 
     cluster.delete_check(namespace, "web")
-    released = _wait("the gate released on the blocked pod", 30, lambda: (
+    released = wait_for("the gate released on the blocked pod", 30, lambda: (
         c := _conditions(cluster.core.read_namespaced_pod(bad.metadata.name, namespace))
         .get(GATE)) is not None and c.status == "True" and c)
     assert released.reason == "ReadinessCheckDeleted"
     # Released, the pod counts as Ready and the rollout moves on: the Deployment replaces an
     # old pod with a second new one. (That one declares the gate too, and with no check left
     # nothing will set it: remove the gate from the template before deleting its check.)
-    _wait("the released pod Ready", 30, lambda: _conditions(
+    wait_for("the released pod Ready", 30, lambda: _conditions(
         cluster.core.read_namespaced_pod(bad.metadata.name, namespace))["Ready"].status == "True")
-    _wait("the rollout moved on", 60, lambda: (
+    wait_for("the rollout moved on", 60, lambda: (
         cluster.apps.read_namespaced_deployment("web", namespace).status.updated_replicas or 0)
         >= 2)
 

@@ -29,21 +29,19 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import kubernetes
 import pytest
 
 from .. import permissions
 from ..permissions import Permission
 from .conftest import (
-    GROUP,
     IN_CLUSTER_NAMESPACE_PREFIX,
     OPERATOR_IMAGE,
     OUT,
-    PLURAL,
     ROOT,
-    VERSION,
     Cluster,
     condition,
+    create_namespace,
+    drop_namespace,
     is_final,
     workload,
 )
@@ -148,34 +146,6 @@ EXPECTED: dict[str, dict[str, set[Permission]]] = {
 
 
 # -- the test --------------------------------------------------------------------------------------
-def _new_watched_namespace(cluster: Cluster) -> str:
-    name = f"{IN_CLUSTER_NAMESPACE_PREFIX}{secrets.token_hex(4)}"
-    cluster.core.create_namespace({"metadata": {"name": name,
-                                                "labels": {"readygate.io/e2e": "true"}}})
-    return name
-
-
-def _drop_watched_namespace(cluster: Cluster, name: str) -> None:
-    # the checks go first, while their operator is still there to release its finalizer
-    with contextlib.suppress(kubernetes.client.ApiException):
-        cluster.custom.delete_collection_namespaced_custom_object(GROUP, VERSION, name, PLURAL)
-    deadline = time.monotonic() + 60
-    items: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        items = cluster.custom.list_namespaced_custom_object(GROUP, VERSION, name,
-                                                             PLURAL).get("items") or []
-        if not items:
-            break
-        time.sleep(0.3)
-    for item in items:  # the operator did not finish: do not leave the namespace stuck
-        with contextlib.suppress(kubernetes.client.ApiException):
-            cluster.custom.patch_namespaced_custom_object(
-                GROUP, VERSION, name, PLURAL, item["metadata"]["name"],
-                {"metadata": {"finalizers": []}})
-    with contextlib.suppress(kubernetes.client.ApiException):
-        cluster.core.delete_namespace(name)
-
-
 def _http_get(url: str) -> httpx.Response:
     # a pod address of the cluster this run created; no proxies
     return httpx.get(url, timeout=5, trust_env=False)
@@ -185,7 +155,8 @@ def _http_get(url: str) -> httpx.Response:
 def test_operator_in_cluster(cluster: Cluster, owned: None, kind: str, tmp_path: Path) -> None:
     timings: dict[str, float] = {}
     t0 = time.monotonic()
-    watched = _new_watched_namespace(cluster)
+    watched = create_namespace(cluster,
+                               f"{IN_CLUSTER_NAMESPACE_PREFIX}{secrets.token_hex(4)}")
     install: Install | None = None
     results = RESULTS / kind
     results.mkdir(parents=True, exist_ok=True)
@@ -223,7 +194,7 @@ def test_operator_in_cluster(cluster: Cluster, owned: None, kind: str, tmp_path:
         assert re.search(rf"{watched}\W+in-cluster", log), "this operator did not serve the check"
     finally:
         t2 = time.monotonic()
-        _drop_watched_namespace(cluster, watched)
+        drop_namespace(cluster, watched)
         timings["teardown_checks"] = time.monotonic() - t2
         if install is not None:
             with contextlib.suppress(Exception):
