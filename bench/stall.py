@@ -7,9 +7,10 @@ then runs readygate's open model at 200 req/s and (against a fresh server) its c
 prints the p99 each reports next to the truth: the p99 of the latencies an ideal client sending
 on the open schedule would see, computed from the server's measured freeze window
 (``loopback.stall_truth``). The closed model is shown raw and with its coordinated-omission
-correction.
+correction. p90 is shown too: there the open model's cap on connections (``--connections``)
+shows, as the backlog after the freeze waits for a connection; the ideal client has no cap.
 
-    .venv/bin/python bench/stall.py [--duration 10] [--freeze-after 4]
+    .venv/bin/python bench/stall.py [--duration 10] [--freeze-after 4] [--connections 50]
 """
 
 from __future__ import annotations
@@ -58,25 +59,29 @@ def freeze_window(url: str) -> list[float]:
     return list(stats["freeze"])
 
 
-def truth_p99(result: LoadResult, duration: float, freeze: list[float]) -> float:
+def truth(result: LoadResult, duration: float, freeze: list[float]) -> list[float]:
+    """Latencies an ideal client on the open schedule would have seen in this run."""
     intended = [result.started + k / RATE for k in range(int(RATE * duration))]
-    return float(loopback.nearest_rank(loopback.stall_truth(intended, SERVICE, freeze), 0.99))
+    return list(loopback.stall_truth(intended, SERVICE, freeze))
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description="p99 under a 1 s stall: open vs closed vs truth")
     p.add_argument("--duration", type=float, default=10.0)
     p.add_argument("--freeze-after", type=float, default=4.0)
+    p.add_argument("--connections", type=int, default=50, help="open model's cap (default 50)")
     args = p.parse_args()
     if hasattr(os, "sched_setaffinity") and (os.cpu_count() or 1) > 1:
         os.sched_setaffinity(0, {1})
     print(f"# service {SERVICE * 1000:.0f} ms, one 1 s freeze {args.freeze_after:g} s into a "
-          f"{args.duration:g} s run; open {RATE:g} req/s vs closed {USERS} users")
+          f"{args.duration:g} s run; open {RATE:g} req/s ({args.connections} connections) vs "
+          f"closed {USERS} users")
 
     proc, url = start_server(args.freeze_after)
     try:
-        open_r = run_in_new_loop(LoadPlan(url, rate=RATE, duration=args.duration))
-        open_truth = truth_p99(open_r, args.duration, freeze_window(url))
+        open_r = run_in_new_loop(LoadPlan(url, rate=RATE, duration=args.duration,
+                                          connections=args.connections))
+        open_truth = truth(open_r, args.duration, freeze_window(url))
     finally:
         proc.kill()
         proc.wait()
@@ -84,7 +89,7 @@ def main() -> None:
     try:
         closed_r = run_in_new_loop(LoadPlan(url, model="closed", users=USERS,
                                             duration=args.duration))
-        closed_truth = truth_p99(closed_r, args.duration, freeze_window(url))
+        closed_truth = truth(closed_r, args.duration, freeze_window(url))
     finally:
         proc.kill()
         proc.wait()
@@ -95,14 +100,29 @@ def main() -> None:
     def err(v: float | None, t: float) -> str:
         return "" if v is None else f"({(v - t) / t * 100:+.1f} % vs truth)"
 
-    o = open_r.latency.percentile(0.99)
-    raw = closed_r.histogram.percentile(0.99)
-    cor = closed_r.latency.percentile(0.99)
-    print(f"open model   p99 {ms(o)}   truth {ms(open_truth)}  {err(o, open_truth)}"
-          f"   requests {open_r.requests}, errors {open_r.error_count}, late {open_r.late}")
-    print(f"closed raw   p99 {ms(raw)}   truth {ms(closed_truth)}  {err(raw, closed_truth)}"
-          f"   requests {closed_r.requests}")
-    print(f"closed corr. p99 {ms(cor)}   truth {ms(closed_truth)}  {err(cor, closed_truth)}")
+    o99 = open_r.latency.percentile(0.99)
+    t99 = float(loopback.nearest_rank(open_truth, 0.99))
+    for q in (0.99, 0.90):  # p90 as well: a model that hides the queue shows it there
+        name = f"p{q * 100:.0f}"
+        o = open_r.latency.percentile(q)
+        raw = closed_r.histogram.percentile(q)
+        cor = closed_r.latency.percentile(q)
+        ot = float(loopback.nearest_rank(open_truth, q))
+        ct = float(loopback.nearest_rank(closed_truth, q))
+        print(f"open model   {name} {ms(o)}   truth {ms(ot)}  {err(o, ot)}"
+              + (f"   requests {open_r.requests}, errors {open_r.error_count}, "
+                 f"late {open_r.late}" if q == 0.99 else ""))
+        print(f"closed raw   {name} {ms(raw)}   truth {ms(ct)}  {err(raw, ct)}"
+              + (f"   requests {closed_r.requests}" if q == 0.99 else ""))
+        print(f"closed corr. {name} {ms(cor)}   truth {ms(ct)}  {err(cor, ct)}")
+    if open_r.late:
+        print(f"# {open_r.late} open-model sends waited for one of the {args.connections} "
+              "connections after the freeze: that queue is in its latencies (from the intended "
+              "time) but not in the ideal client's; it vanishes with --connections "
+              f"{int(RATE * (1.0 + SERVICE)) + 10}")
+    met = o99 is not None and abs(o99 - t99) <= 0.10 * t99
+    print(f"# criterion (issue 4): open-model p99 within 10 % of the truth: "
+          f"{'met' if met else 'NOT met'}")
 
 
 if __name__ == "__main__":

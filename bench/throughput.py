@@ -2,21 +2,25 @@
 
 Not a test: it prints numbers. Starts nginx (Debian's nginx-light) bound to 127.0.0.1 with one
 worker pinned to core 0 (taskset), then runs each generator pinned to core 1 with the same
-connections and duration: wrk, hey and k6 when installed, readygate's closed model (users =
-connections, one process). The generators take turns, ``--rounds`` times, so that a disturbance
-from other work on the machine hits them alike; each one's best round is its figure (every round
-is printed). Besides req/s it prints each generator's CPU seconds (req per CPU-second) and how
-busy nginx was (near 100 % means the target, not the generator, sets the pace), and the ratio of
-every figure to wrk's measured in the same run.
+connections and duration: wrk, hey and k6 when on PATH (k6 is not packaged for Debian),
+readygate's closed model (users = connections, one process). The generators take turns,
+``--rounds`` times, so that a disturbance from other work on the machine hits them alike; each
+one's best round is its figure (every round is printed). Besides req/s it prints each
+generator's CPU seconds (req per CPU-second), how busy nginx was (near 100 % means the target,
+not the generator, sets the pace) and the CPU seconds other work took meanwhile (from
+/proc/stat; a run where that exceeds a quarter of a core is flagged DISTURBED: rerun), and the
+ratio of every figure to wrk's measured in the same run.
 
 Then 2 worker processes vs 1. On a 2-core machine the target cannot have a core of its own
-while two generator processes have one each, so ">= 1.6x with 2 processes" cannot be measured
-directly here. Two readings are printed instead: (a) the same core budget: nginx on core 0 and
-readygate on core 1 with 1 process, then with 2 processes sharing that core (a ratio near 1.0
-means the split into processes costs nothing: with a core per process it scales by
-2 x that ratio, which is printed as a projection, not as a measurement); (b) the whole machine:
-nginx with 2 workers and readygate unpinned, 1 vs 2 processes, with the machine's CPU use (when
-the machine is saturated, that ratio is the machine's limit, not the engine's).
+while two generator processes have one each, and nginx costs about as much CPU per request as
+the generator, so ">= 1.6x with 2 processes" cannot be measured directly here. Two readings are
+printed instead: (a) the same core budget: nginx on core 0 and readygate on core 1 with 1
+process, then with 2 processes sharing that core; the lower of the req/s and req/CPU-s ratios
+near 1.0 means the split into processes costs nothing, and 2 x that ratio is printed as what a
+core per process would give: a projection, not a measurement (it cannot see contention that
+only shows when the processes truly run in parallel); (b) the whole machine: nginx with 2
+workers and readygate unpinned, 1 vs 2 processes, with the machine's CPU use (when the machine
+is already busy with 1 process, that ratio is the machine's limit, not the engine's).
 
     apt-get -o DPkg::Lock::Timeout=900 install -y nginx-light wrk hey
     .venv/bin/python bench/throughput.py [--duration 10] [--connections 50] [--rounds 3]
@@ -43,6 +47,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TICK = os.sysconf("SC_CLK_TCK")
+NOISY = 0.25  # other work using more than this share of a core disturbs a run
 NGINX_CONF = """
 worker_processes {workers};
 daemon off;
@@ -215,6 +220,13 @@ def best(runs: list[Run]) -> Run:
     return max(runs, key=lambda r: r.rps)
 
 
+def warn_if_disturbed(runs: list[Run], d: int) -> None:
+    worst = max(r.others for r in runs)
+    if worst > NOISY * d:
+        print(f"# DISTURBED: other work on this machine used up to {worst:.1f} CPU s during a "
+              f"{d} s run; rerun when it is quiet (uptime, top)")
+
+
 def rounds_text(runs: list[Run]) -> str:
     return "/".join(f"{r.rps / 1000:.0f}k" for r in runs)
 
@@ -238,7 +250,7 @@ def compare_generators(c: int, d: int, rounds: int) -> dict[str, Run]:
     finally:
         ng.stop()
     ref = best(runs["wrk"]) if runs.get("wrk") else None
-    print(f"{'generator':<10}{'req/s':>8}  {'rounds':<13}{'CPU s':>6}{'req/CPU-s':>10}"
+    print(f"{'generator':<10}{'req/s':>8}  {'rounds':<16}{'CPU s':>6}{'req/CPU-s':>10}"
           f"{'nginx':>7}{'others':>8}   vs wrk: req/s  req/CPU-s")
     for name, rs in runs.items():
         r = best(rs)
@@ -247,19 +259,22 @@ def compare_generators(c: int, d: int, rounds: int) -> dict[str, Run]:
         if ref and ref.rps:
             ref_eff = ref.rps * d / max(ref.cpu, 1e-9)
             vs = f"{r.rps / ref.rps:5.2f}x     {eff / ref_eff:5.2f}x"
-        print(f"{name:<10}{r.rps:>8.0f}  {rounds_text(rs):<13}{r.cpu:>6.1f}{eff:>10.0f}"
+        print(f"{name:<10}{r.rps:>8.0f}  {rounds_text(rs):<16}{r.cpu:>6.1f}{eff:>10.0f}"
               f"{r.target_cpu / d * 100:>6.0f}%{r.others:>6.1f} s   {vs}")
     print(f"# best round of each; readygate errors {best(runs['readygate']).errors}; CPU s include "
           "start-up; nginx: its worker's busy share; others: CPU s of other work meanwhile")
+    warn_if_disturbed([best(rs) for rs in runs.values()], d)
     return {name: best(rs) for name, rs in runs.items()}
 
 
 def _process_rows(runs: dict[int, list[Run]], d: int) -> None:
+    cores = os.cpu_count() or 1
     for p, rs in runs.items():
         r = best(rs)
         print(f"readygate {p} process{'es' if p > 1 else '  '} {r.rps:>8.0f} req/s  "
               f"({rounds_text(rs)})  CPU {r.cpu:4.1f} s  {r.rps * d / r.cpu:6.0f} req/CPU-s  "
-              f"nginx {r.target_cpu:4.1f} s  others {r.others:4.1f} s")
+              f"nginx {r.target_cpu:4.1f} s  others {r.others:4.1f} s  "
+              f"machine {min(1.0, r.machine_cpu / (cores * d)) * 100:3.0f} % busy")
 
 
 def compare_processes(c: int, d: int, rounds: int) -> tuple[float, float]:
@@ -275,6 +290,7 @@ def compare_processes(c: int, d: int, rounds: int) -> tuple[float, float]:
     finally:
         ng.stop()
     _process_rows(a, d)
+    warn_if_disturbed([best(rs) for rs in a.values()], d)
     one, two = best(a[1]), best(a[2])
     per_s = two.rps / one.rps
     per_cpu = (two.rps / two.cpu) / (one.rps / one.cpu)
@@ -292,10 +308,10 @@ def compare_processes(c: int, d: int, rounds: int) -> tuple[float, float]:
     finally:
         ng.stop()
     _process_rows(b, d)
+    warn_if_disturbed([best(rs) for rs in b.values()], d)
     whole = best(b[2]).rps / best(b[1]).rps
-    busy = best(b[2]).machine_cpu / best(b[2]).wall / (os.cpu_count() or 1)
-    print(f"ratio 2 vs 1 on the machine   {whole:5.2f}x req/s (machine {busy * 100:.0f} % busy "
-          "with 2 processes: the cores, shared with nginx, are the limit)")
+    print(f"ratio 2 vs 1 on the machine   {whole:5.2f}x req/s (when the machine is busy with 1 "
+          "process already, its cores, shared with nginx, are the limit)")
     return same, whole
 
 
