@@ -66,6 +66,8 @@ def summarize(view: RunView) -> str:
         doing = f"{running[0]}: {view.checks[running[0]].message}" if running else "starting"
         return f"{view.phase}: {doing}"
     bad = [n for n in ordered if view.checks[n].result not in ("Passed", "Skipped")]
+    if len(bad) > 1 and bad[:2] == ["deploy", "readiness"]:
+        bad = bad[1:]  # readiness says the same and more: the answers, the pods Ready
     if bad:
         first = view.checks[bad[0]]
         return f"{view.phase}: {bad[0]} {first.result.lower()}: {first.message}"

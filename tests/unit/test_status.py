@@ -110,3 +110,11 @@ def test_score_counts_only_what_was_measured() -> None:
     assert decide({}).result == "Inconclusive"
     assert decide({"readiness": PASS, "load": CheckResult(result="Inconclusive",
                                                           message="few")}).result == "Inconclusive"
+
+
+def test_summary_of_a_deploy_that_never_got_ready_shows_the_readiness_evidence() -> None:
+    checks = {"deploy": CheckResult(result="Failed", message="0/1 pods Ready after 20s"),
+              "readiness": CheckResult(result="Failed",
+                                       message="not ready within 20s (... -> HTTP 503)")}
+    done = compute_status({}, view(phase="Failed", checks=checks), T1)
+    assert done["summary"] == "Failed: readiness failed: not ready within 20s (... -> HTTP 503)"
