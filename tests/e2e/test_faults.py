@@ -231,3 +231,25 @@ def test_200_checks_applied_at_once_all_reach_a_verdict(
         assert op.proc.poll() is None
     finally:
         _cleanup(cluster, ns, op)
+
+
+def test_the_global_rate_cap_bounds_what_the_operator_sends(
+        cluster: Cluster, own_namespace: str) -> None:
+    ns = own_namespace
+    op = launch_operator(cluster, ns, _log(ns), {"READYGATE_MAX_TOTAL_RATE": "30"})
+    try:
+        cluster.create_check(ns, "too-much", {
+            "target": workload(), "liveness": {"enabled": False},
+            "load": {"rate": 50, "duration": "3s", "thresholds": {"minSamples": 10}}})
+        cluster.create_check(ns, "within", {
+            "target": workload(), "liveness": {"enabled": False},
+            "load": {"rate": 20, "duration": "3s", "thresholds": {"minSamples": 50}}})
+        refused = cluster.wait_check(ns, "too-much", is_final, timeout=90, what="final")
+        load = refused["status"]["checks"]["load"]
+        assert load["result"] == "Error", load
+        assert "global cap 30 req/s (READYGATE_MAX_TOTAL_RATE)" in load["message"]
+        assert "measured" not in load  # nothing was sent
+        within = cluster.wait_check(ns, "within", is_final, timeout=90, what="final")
+        assert within["status"]["checks"]["load"]["result"] == "Passed", within["status"]
+    finally:
+        _cleanup(cluster, ns, op)
