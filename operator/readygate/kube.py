@@ -86,6 +86,18 @@ def _map_error(exc: Exception) -> KubeError:
     return Unavailable(f"{type(exc).__name__}: {exc}")
 
 
+def bearer_token(config: Any) -> str | None:
+    """The ``Authorization`` value of a client configuration's token, or None (client
+    certificates). Client versions keep it under different keys, with or without "Bearer"."""
+    for setting in (config.auth_settings() or {}).values():
+        if setting.get("in") == "header" and str(setting.get("key")).lower() == "authorization":
+            value = str(setting.get("value") or "")
+            if not value:
+                return None
+            return value if value.lower().startswith("bearer ") else f"Bearer {value}"
+    return None
+
+
 class Kube:
     """Async facade over the synchronous client. One per operator (or per test)."""
 
@@ -230,7 +242,7 @@ class Kube:
     def _kubelet_get(self, url: str, insecure: bool) -> Obj:
         config = self.api.configuration
         headers = {"Accept": "application/json"}
-        token = config.get_api_key_with_prefix("authorization")
+        token = bearer_token(config)
         if token:
             headers["Authorization"] = token
         if insecure:

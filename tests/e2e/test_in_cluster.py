@@ -173,14 +173,26 @@ def test_operator_in_cluster(cluster: Cluster, owned: None, kind: str, tmp_path:
         _assert_pod(cluster, install, pod)
 
         t1 = time.monotonic()
-        cluster.create_check(watched, "in-cluster", {"target": workload({}),
-                                                     "liveness": {"observeFor": "3s"}})
+        # Everything that needs a permission of the operator's own: load from Job pods of its
+        # own image (jobs, secrets, pods/log, its own pod), memory from the kubelet
+        # (nodes, nodes/stats), a pod deleted under load (pods delete).
+        cluster.create_check(watched, "in-cluster", {
+            "target": workload({}, replicas=2), "liveness": {"observeFor": "3s"},
+            "load": {"rate": 20, "duration": "10s", "workers": 2,
+                     "thresholds": {"minSamples": 150}},
+            "stability": {"sampleEvery": "2s"},
+            "resilience": {"killPods": 1, "after": "2s", "maxRecovery": "60s"}})
         obj = _wait_final(cluster, install, watched, "in-cluster", timeout=240)
         timings["check_created_to_final"] = time.monotonic() - t1
         status = obj["status"]
         assert status["phase"] == "Passed", status
         ready = condition(obj, "Ready")
         assert ready is not None and ready["status"] == "True", status
+        checks = status["checks"]
+        assert checks["load"]["measured"]["workers"] == 2
+        assert 180 <= checks["load"]["measured"]["requests"] <= 205
+        assert checks["stability"]["measured"]["samples"] >= 2
+        assert checks["resilience"]["measured"]["recoverySeconds"] > 0
 
         _assert_permissions(cluster, kind, watched, results)
 

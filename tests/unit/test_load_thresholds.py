@@ -19,6 +19,7 @@ from readygate.load import (
     judge,
     merge_results,
 )
+from readygate.load.thresholds import _fmt
 
 
 def result(latencies_ms: list[float], errors: dict[str, int] | None = None,
@@ -156,3 +157,9 @@ def test_merge_refuses_mixed_models_and_garbage() -> None:
         merge_results([])
     with pytest.raises(ResultError):
         LoadResult.from_dict({"format": 1, "model": "open"})
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(0.2, "200ms"), (0.0123, "12.3ms"),
+                                                (0.000001, "0.001ms"), (1.5, "1500ms")])
+def test_latency_formats_keep_their_digits(seconds: float, text: str) -> None:
+    assert _fmt("p99", seconds) == text

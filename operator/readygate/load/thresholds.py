@@ -109,7 +109,10 @@ def _fmt(name: str, v: float | None) -> str:
     if v is None:
         return "none"
     if name.startswith("p"):
-        return f"{v * 1000:.1f}ms"
+        ms = v * 1000
+        if ms >= 100:
+            return f"{ms:.0f}ms"
+        return f"{ms:.1f}ms" if ms >= 1 else f"{ms:.3g}ms"
     if name == "max_error_rate":
         return f"{v * 100:.2f}%"
     return f"{v:.1f} req/s"
