@@ -98,11 +98,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"readygate check: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2
     judgement = judge(result, plan.thresholds)
-    check = check_result(result, judgement, started_at=started, finished_at=utc_now())
+    check = check_result(result, judgement, started_at=started, finished_at=utc_now(),
+                         warn_only=spec.load.warn_only)
     if args.output == "json":
         print(json.dumps({"check": check.to_status(), "judgement": judgement.to_dict()},
                          indent=1))
     else:
         print(render_table(plan, result, judgement, args.processes))
         print(f"  check       load {check.result}: {check.message}")
+        for warning in check.warnings:
+            print(f"  warning     {warning}")
     return EXIT.get(check.result, 2)

@@ -11,6 +11,10 @@ def utc_now() -> str:
     return datetime.datetime.now(datetime.UTC).strftime(FORMAT)
 
 
+def utc_at(epoch: float) -> str:
+    return datetime.datetime.fromtimestamp(epoch, datetime.UTC).strftime(FORMAT)
+
+
 def parse_time(ts: object) -> float | None:
     """Epoch seconds of a Kubernetes timestamp, or None when it is missing or malformed."""
     if not isinstance(ts, str) or not ts:

@@ -40,6 +40,7 @@ class Problem:
     restart_count: int = 0
     terminal: bool = True
     logs_previous: bool | None = None  # None: no logs to read (never started)
+    crashed_at: str | None = None  # when the diagnosed container exited (its finishedAt)
 
 
 def _containers(pod: Mapping[str, Any]) -> Iterable[Mapping[str, Any]]:
@@ -104,6 +105,7 @@ def _pod_problems(pod: Mapping[str, Any], now: float, created: float | None) -> 
                                exit_code=int(code) if code is not None else None,
                                restart_count=restarts,
                                logs_previous=terminated is None,
+                               crashed_at=exited.get("finishedAt"),
                                ))
     for c in (pod.get("status") or {}).get("conditions") or []:
         if c.get("type") == "PodScheduled" and c.get("status") == "False" and \
@@ -144,6 +146,7 @@ def explain(problem: Problem, log_lines: Sequence[str], termination_message: str
         reason=problem.reason, message=message[:1000], pod=problem.pod,
         container=problem.container, exit_code=problem.exit_code,
         restart_count=problem.restart_count, log_tail=tail, terminal=problem.terminal,
+        crashed_at=problem.crashed_at,
     )
 
 

@@ -104,6 +104,8 @@ def check_result(result: LoadResult, judgement: Judgement, *, started_at: str,
     elif verdict == "Inconclusive":
         reason = judgement.reason.removeprefix("inconclusive: ")
         message = f"inconclusive: {reason} ({head})"
+    elif result.stress is not None:
+        message = f"{judgement.reason} ({head})"  # knee at N req/s, broke at M
     else:
         message = head
     return CheckResult(result=verdict, message=message, started_at=started_at,

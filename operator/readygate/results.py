@@ -58,6 +58,7 @@ class Diagnosis:
     restart_count: int = 0
     log_tail: tuple[str, ...] = ()
     terminal: bool = True
+    crashed_at: str | None = None
 
     def to_status(self, detected_at: str) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -68,6 +69,8 @@ class Diagnosis:
             out["container"] = self.container
         if self.exit_code is not None:
             out["exitCode"] = self.exit_code
+        if self.crashed_at:
+            out["crashedAt"] = self.crashed_at
         if self.log_tail:
             out["logTail"] = list(self.log_tail)
         return out

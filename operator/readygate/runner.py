@@ -21,7 +21,7 @@ from collections.abc import Callable, Coroutine, Mapping
 from typing import TYPE_CHECKING, Any
 
 from readygate import diagnosis as diag
-from readygate.clock import parse_time, utc_now
+from readygate.clock import parse_time, utc_at, utc_now
 from readygate.httpchecks import run_persistence, run_security
 from readygate.kube import Kube, KubeError
 from readygate.loadjobs import delete_stale
@@ -141,7 +141,9 @@ class CheckRunner:
                                                      message="not run: the target did not "
                                                              "become ready and stay alive"))
                    for k, v in self.view.checks.items()}
-        await self.persist(checks=skipped, phase=final)
+        every = self.spec.schedule.every if self.spec.schedule is not None else None
+        await self.persist(checks=skipped, phase=final,
+                           next_run_at=utc_at(time.time() + every) if every else None)
         return self.view
 
     def _healthy(self) -> bool:
@@ -184,19 +186,26 @@ class CheckRunner:
     async def _crash_log(self, problem: diag.Problem) -> list[str]:
         """The crashed container's last lines. The runtime writes them asynchronously, so a
         read right at the exit can miss the end: without an exception line, read once more."""
-        lines: list[str] = []
-        for attempt in range(2):
-            try:
-                lines = await self.rt.kube.pod_log(
-                    self.namespace, problem.pod, problem.container,
-                    previous=bool(problem.logs_previous),
-                    tail_lines=self.rt.settings.log_lines)
-            except KubeError as exc:
-                log.info("no logs for %s: %s", problem.pod, exc)
-            if attempt or diag.has_exception(lines):
-                break
-            await asyncio.sleep(LOG_SETTLE)
-        return lines
+        first: list[str] | None = None
+        for attempt in range(3):
+            # The kubelet restarts a crashed container at once: by the time its log is asked
+            # for, "the current container" may already be the next one. So both are tried.
+            for previous in (bool(problem.logs_previous), not problem.logs_previous):
+                try:
+                    lines = await self.rt.kube.pod_log(
+                        self.namespace, problem.pod, problem.container, previous=previous,
+                        tail_lines=self.rt.settings.log_lines)
+                except KubeError as exc:
+                    log.debug("no %slogs for %s: %s", "previous " if previous else "",
+                              problem.pod, exc)
+                    continue
+                if first is None:
+                    first = lines
+                if diag.has_exception(lines):
+                    return lines
+            if attempt < 2:
+                await asyncio.sleep(LOG_SETTLE)
+        return first or []
 
     async def await_ready(self, endpoint: Endpoint) -> bool:
         spec = self.spec.readiness

@@ -237,6 +237,8 @@ def status_schema() -> dict[str, Any]:
                     "exitCode": {"type": "integer"},
                     "restartCount": {"type": "integer"},
                     "detectedAt": {"type": "string", "format": "date-time"},
+                    "crashedAt": {"type": "string", "format": "date-time",
+                                  "description": "When the diagnosed container exited."},
                     "logTail": {"type": "array", "items": {"type": "string"}, "maxItems": 50},
                 },
             },

@@ -34,6 +34,9 @@ OUT = ROOT / "out" / "e2e"
 GROUP, VERSION, PLURAL = "readygate.io", "v1alpha1", "readinesschecks"
 WORKLOAD_IMAGE = "readygate.local/workload:dev"
 OPERATOR_IMAGE = "readygate.local/operator:dev"
+# Containers the tests run themselves get requests, like readygate's own deploy targets: a
+# BestEffort pod is starved of CPU whenever the other scenarios keep both cores busy.
+POD_RESOURCES = {"resources": {"requests": {"cpu": "50m", "memory": "64Mi"}}}
 # Namespaces whose checks are served by an operator a test runs inside the cluster; the
 # out-of-cluster operator of this harness never serves them.
 IN_CLUSTER_NAMESPACE_PREFIX = "rg-e2e-ic-"

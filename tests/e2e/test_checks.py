@@ -1,8 +1,9 @@
 """Load, stability, resilience, persistence and security checks, the score and the verdict, on the
 real cluster with the test workload.
 
-The scenarios run together, as checks of one namespace would, while a thread asks the
-operator's liveness endpoint every 200 ms how it is doing. Each test reads one verdict as the
+The scenarios run together, as checks of one namespace would (after "fast", whose latency
+bounds are measured alone), while a thread asks the operator's liveness endpoint every 200 ms
+how it is doing. Each test reads one verdict as the
 API server returns it: phase, verdict, score, per-check results and measured values.
 """
 
@@ -21,7 +22,16 @@ import httpx
 import pytest
 import yaml
 
-from .conftest import OPERATOR_LOG, WORKLOAD_IMAGE, Cluster, Operator, condition, is_final, workload
+from .conftest import (
+    OPERATOR_LOG,
+    POD_RESOURCES,
+    WORKLOAD_IMAGE,
+    Cluster,
+    Operator,
+    condition,
+    is_final,
+    workload,
+)
 
 TOKEN = "rg-" + secrets.token_hex(12)  # the Secret's value: must never appear in what we show
 WRITE = {"method": "POST", "path": "/items", "body": '{"key": "k-{token}", "value": "{token}"}'}
@@ -99,6 +109,25 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "load": {"rate": 20, "duration": "14s", "thresholds": {"minSamples": 100}},
         "stability": {"maxMemoryGrowth": "20Mi", "sampleEvery": "2s"},
     },
+    "closed": {
+        "target": workload(),
+        "liveness": {"enabled": False},
+        "load": {"model": "closed", "users": 4, "duration": "4s",
+                 "thresholds": {"p95": "1s", "minSamples": 100}},
+    },
+    "ramp": {
+        "target": workload(),
+        "liveness": {"enabled": False},
+        "load": {"stages": [{"duration": "3s", "target": 60}, {"duration": "3s", "target": 60}],
+                 "thresholds": {"maxErrorRate": 0, "minSamples": 200}},
+    },
+    "stress": {
+        "target": workload({"LATENCY_MS": "20", "SLOW_UNDER_LOAD": "1",
+                            "SLOW_FACTOR_MS": "100"}),
+        "liveness": {"enabled": False},
+        "load": {"stress": {"start": 10, "step": 40, "stepDuration": "2s", "max": 130},
+                 "thresholds": {"p99": "150ms", "minSamples": 10}},
+    },
     "secret-header": {
         "target": _with_token(paths="/work"),
         "liveness": {"enabled": False},
@@ -162,6 +191,8 @@ def _volume_workload(cluster: Cluster, namespace: str, host_dir: Path) -> None:
                                   "persistentVolumeClaim": {"claimName": "store"}}],
                      "containers": [{
                          "name": "store", "image": WORKLOAD_IMAGE, "imagePullPolicy": "Never",
+                         # not BestEffort: starved of CPU while the other scenarios run
+                         **POD_RESOURCES,
                          "ports": [{"name": "http", "containerPort": 8080}],
                          "env": [{"name": "STATE_DIR", "value": "/data"}],
                          "volumeMounts": [{"name": "data", "mountPath": "/data"}],
@@ -189,12 +220,17 @@ def results(cluster: Cluster, operator: Operator, module_namespace: str,
     watch = Liveness(operator.health)
     watch.start()
     started = time.monotonic()
+    out: dict[str, Any] = {}
     try:
+        # The latency thresholds of "fast" are the ones the seed claimed (p95 < 200 ms): it runs
+        # first, alone, so that the load of the other scenarios on this machine's two cores
+        # cannot be what it measures. The rest then run together.
+        cluster.create_check(ns, "fast", specs.pop("fast"))
+        out["fast"] = cluster.wait_check(ns, "fast", is_final, timeout=180, what="final")
         for name, spec in specs.items():
             cluster.create_check(ns, name, spec)
-        out: dict[str, Any] = {name: cluster.wait_check(ns, name, is_final, timeout=240,
-                                                        what="final")
-                               for name in specs}
+        out.update({name: cluster.wait_check(ns, name, is_final, timeout=240, what="final")
+                    for name in specs})
     finally:
         watch.stop.set()
         watch.join()
@@ -276,7 +312,7 @@ def test_an_in_memory_store_fails_persistence(results: dict[str, Any]) -> None:
 def test_a_volume_backed_store_passes_persistence(results: dict[str, Any]) -> None:
     status = results["volume"]["status"]
     p = status["checks"]["persistence"]
-    assert p["result"] == "Passed", p
+    assert p["result"] == "Passed", status
     assert "read back" in p["message"]
     assert status["scoreBreakdown"]["persistence"] == 10
 
@@ -325,6 +361,20 @@ def test_memory_growth_under_load_fails_stability(results: dict[str, Any]) -> No
     assert "grew by" in s["message"]
 
 
+def test_the_closed_model_ramps_and_stress_run_in_the_operator(
+        results: dict[str, Any]) -> None:
+    closed = _check(results, "closed", "load")
+    assert closed["result"] == "Passed", closed
+    assert closed["measured"]["requests"] >= 100 and "targetRps" not in closed["measured"]
+    ramp = _check(results, "ramp", "load")
+    assert ramp["result"] == "Passed", ramp
+    assert 250 <= ramp["measured"]["requests"] <= 290  # 0 -> 60 req/s over 3 s, then 60 for 3 s
+    stress = _check(results, "stress", "load")
+    assert stress["result"] == "Passed", stress  # its first steps met the thresholds
+    assert 10 <= stress["measured"]["kneeRps"] < 130
+    assert "knee at" in stress["message"] and "broke at" in stress["message"]
+
+
 def test_operator_stayed_responsive_during_the_load(results: dict[str, Any]) -> None:
     watch: Liveness = results["_liveness"]
     assert not watch.failures, watch.failures[:3]
@@ -348,4 +398,4 @@ def test_secret_header_values_never_show(cluster: Cluster, module_namespace: str
 
 
 def test_all_scenarios_reach_verdicts_together(results: dict[str, Any]) -> None:
-    assert results["_seconds"] < 180
+    assert results["_seconds"] < 240

@@ -23,6 +23,7 @@ from .conftest import (
     GROUP,
     OUT,
     PLURAL,
+    POD_RESOURCES,
     ROOT,
     SESSION,
     VERSION,
@@ -194,7 +195,7 @@ def test_200_checks_applied_at_once_all_reach_a_verdict(
                  "template": {"metadata": {"labels": labels}, "spec": {"containers": [{
                      "name": "web", "image": workload()["deploy"]["image"],
                      "imagePullPolicy": "Never", "ports": [{"containerPort": 8080}],
-                     "env": [{"name": "THREADS", "value": "16"}]}]}}}})
+                     "env": [{"name": "THREADS", "value": "16"}], **POD_RESOURCES}]}}}})
     cluster.core.create_namespaced_service(ns, {
         "metadata": {"name": "shared"},
         "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": 8080}]}})
