@@ -86,7 +86,10 @@ class Cluster:
         self.custom.delete_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)
 
     def wait_check(self, namespace: str, name: str, predicate: Callable[[dict[str, Any]], bool],
-                   *, timeout: float, what: str) -> dict[str, Any]:
+                   *, timeout: float, what: str,
+                   diagnostics: Callable[[], str] | None = None) -> dict[str, Any]:
+        """Poll the check until ``predicate``; fail with its status and what the operator
+        said (``diagnostics``, by default the session operator's log tail)."""
         deadline = time.monotonic() + timeout
         obj: dict[str, Any] = {}
         while time.monotonic() < deadline:
@@ -94,9 +97,9 @@ class Cluster:
             if predicate(obj):
                 return obj
             time.sleep(0.25)
+        said = diagnostics() if diagnostics is not None else operator_log_tail()
         raise AssertionError(f"{namespace}/{name}: not {what} within {timeout:.0f}s; status: "
-                             f"{yaml.safe_dump(obj.get('status'))}\noperator log tail:\n"
-                             f"{operator_log_tail()}")
+                             f"{yaml.safe_dump(obj.get('status'))}\noperator:\n{said}")
 
 
 OPERATOR_LOG = OUT / f"operator-{SESSION}.log"

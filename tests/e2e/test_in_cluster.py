@@ -182,7 +182,8 @@ def test_operator_in_cluster(cluster: Cluster, owned: None, kind: str, tmp_path:
                      "thresholds": {"minSamples": 150}},
             "stability": {"sampleEvery": "2s"},
             "resilience": {"killPods": 1, "after": "2s", "maxRecovery": "60s"}})
-        obj = _wait_final(cluster, install, watched, "in-cluster", timeout=240)
+        obj = cluster.wait_check(watched, "in-cluster", is_final, timeout=240, what="final",
+                                 diagnostics=install.diagnostics)
         timings["check_created_to_final"] = time.monotonic() - t1
         status = obj["status"]
         assert status["phase"] == "Passed", status
@@ -215,19 +216,6 @@ def test_operator_in_cluster(cluster: Cluster, owned: None, kind: str, tmp_path:
         timings["teardown"] = time.monotonic() - t2
         timings["total"] = time.monotonic() - t0
         _record(kind, {k: round(v, 1) for k, v in timings.items()})
-
-
-def _wait_final(cluster: Cluster, install: Install, namespace: str, name: str, *,
-                timeout: float) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    obj: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        obj = cluster.get_check(namespace, name)
-        if is_final(obj):
-            return obj
-        time.sleep(0.5)
-    raise AssertionError(f"{namespace}/{name} not final within {timeout:.0f}s: "
-                         f"{obj.get('status')}\n{install.diagnostics()}")
 
 
 def _assert_pod(cluster: Cluster, install: Install, pod: dict[str, Any]) -> None:
