@@ -17,21 +17,20 @@ from typing import Any
 
 from readygate.kube import Kube
 from readygate.persistence import Restart
-from readygate.podstate import live, pod_ready
+from readygate.podstate import live, pod_ready, rollout
 from readygate.resilience import Disruption
+from readygate.resolver import workload
 
 Probe = Callable[[], Awaitable[bool]]
 POLL = 0.5
 
 
-async def desired_replicas(kube: Kube, namespace: str, workload: tuple[str, str] | None,
+async def desired_replicas(kube: Kube, namespace: str, ref: tuple[str, str] | None,
                            fallback: int) -> int:
-    if workload is None:
+    if ref is None:
         return fallback
-    kind, name = workload
-    getter = kube.get_deployment if kind == "Deployment" else kube.get_statefulset
-    obj = await getter(namespace, name)
-    return int((obj.get("spec") or {}).get("replicas", 1) or 0)
+    desired, _, _ = rollout(await workload(kube, namespace, *ref))
+    return desired
 
 
 async def _delete(kube: Kube, namespace: str, pods: list[dict[str, Any]], grace: int) -> None:
@@ -74,15 +73,13 @@ async def disrupt(kube: Kube, namespace: str, selector: Mapping[str, str], desir
                       ready_at_end=ready, answering_at_end=answering)
 
 
-async def restart(kube: Kube, namespace: str, workload: tuple[str, str], *, within: float,
+async def restart(kube: Kube, namespace: str, target: tuple[str, str], *, within: float,
                   probe: Probe | None) -> Restart:
     """Delete every pod of a workload and wait until all its replicas are new and Ready."""
-    kind, name = workload
-    getter = kube.get_deployment if kind == "Deployment" else kube.get_statefulset
-    obj = await getter(namespace, name)
-    spec = obj.get("spec") or {}
-    selector = dict((spec.get("selector") or {}).get("matchLabels") or {})
-    desired = int(spec.get("replicas", 1) or 0)
+    kind, name = target
+    obj = await workload(kube, namespace, kind, name)
+    selector = dict(((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {})
+    desired, _, _ = rollout(obj)
     pods = live(await kube.list_pods(namespace, selector))
     started = time.monotonic()
     await _delete(kube, namespace, pods, grace=1)

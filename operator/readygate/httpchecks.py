@@ -10,6 +10,7 @@ they never appear in what is recorded.
 from __future__ import annotations
 
 import asyncio
+import functools
 import secrets
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -22,7 +23,7 @@ from readygate.prober import Answer
 from readygate.results import CheckResult
 from readygate.security import judge_security
 from readygate.spec import Header, HttpCall
-from readygate.targets import Endpoint
+from readygate.targets import Endpoint, TargetError
 
 if TYPE_CHECKING:
     from readygate.runner import CheckRunner
@@ -107,18 +108,18 @@ async def run_persistence(runner: CheckRunner, endpoint: Endpoint) -> None:
                 result="Running", message=f"restarting {target[0]} {target[1]}",
                 started_at=started))
             ready_url = endpoint.url(runner.spec.readiness.path)
-
-            async def answering() -> bool:
-                return (await runner.rt.prober.get(ready_url, timeout=TIMEOUT, at=0.0)).ok
-
-            restarted = await restart(runner.rt.kube, runner.namespace, target,
-                                      within=spec.within, probe=answering)
+            restarted = await restart(
+                runner.rt.kube, runner.namespace, target, within=spec.within,
+                probe=functools.partial(runner.rt.prober.answers, ready_url, timeout=TIMEOUT))
             if restarted.seconds is not None:
                 after = await _call(runner, endpoint, spec.read_back, token)
         result = judge_persistence(spec.write, spec.read_back, token, wrote=wrote,
                                    before=before, restart=restarted, after=after,
                                    within=spec.within, started_at=started,
                                    finished_at=utc_now())
+    except TargetError as exc:
+        result = CheckResult(result="Error", message=f"cannot restart: {exc}",
+                             started_at=started, finished_at=utc_now())
     except _NoWorkload:
         result = CheckResult(result="Error", message="the target has no workload to restart; "
                                                      "name one in spec.persistence.restart",

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -199,15 +200,14 @@ async def _resilience(runner: CheckRunner, endpoint: Endpoint,
                                          None if deploy else endpoint.workload,
                                          deploy.replicas if deploy else 1)
 
-        async def answering() -> bool:
-            return (await runner.rt.prober.get(ready_url, timeout=PROBE_TIMEOUT, at=0.0)).ok
-
         await runner.set_check("resilience", CheckResult(
             result="Running", message=f"deleted {spec.kill_pods} pod(s); watching the recovery",
             started_at=started))
         d = await disrupt(runner.rt.kube, runner.namespace, endpoint.pod_selector, desired,
                           kill=spec.kill_pods, grace=round(spec.grace_period),
-                          max_recovery=spec.max_recovery, probe=answering)
+                          max_recovery=spec.max_recovery,
+                          probe=functools.partial(runner.rt.prober.answers, ready_url,
+                                                  timeout=PROBE_TIMEOUT))
         return d, traffic, started, None
     finally:
         if traffic_task is not None:

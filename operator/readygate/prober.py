@@ -69,6 +69,10 @@ class Prober:
         except httpx.HTTPError as exc:
             return Answer(error=type(exc).__name__, latency=time.monotonic() - started)
 
+    async def answers(self, url: str, *, timeout: float) -> bool:
+        """One GET: did ``url`` answer 2xx?"""
+        return (await self.get(url, timeout=timeout, at=0.0)).ok
+
     async def get(self, url: str, *, timeout: float, at: float) -> Sample:
         started = time.monotonic()
         try:
