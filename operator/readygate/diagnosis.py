@@ -25,6 +25,10 @@ IMAGE_REASONS_TRANSIENT = frozenset({"ErrImagePull"})
 CONFIG_REASONS = frozenset({"CreateContainerConfigError", "CreateContainerError",
                             "RunContainerError"})
 UNSCHEDULABLE_GRACE = 20.0
+# What the scheduler says while a pod waits for its volumes to be bound: the volume controller
+# (every 15 s) or a provisioner (a cloud disk takes a minute) heals it without anyone acting.
+VOLUME_BINDING_WAITS = ("unbound immediate PersistentVolumeClaims",
+                        "waiting for ephemeral volume controller")
 
 _EXCEPTION_LINE = re.compile(r"^\s*([A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt))(:.*)?$")
 _ERRORISH = re.compile(r"(error|exception|fatal|panic|failed|cannot|can't|denied)", re.I)
@@ -54,22 +58,26 @@ def _name(pod: Mapping[str, Any]) -> str:
 
 
 def find_problem(pods: Sequence[Mapping[str, Any]], now: float,
-                 pod_created: Mapping[str, float] | None = None) -> Problem | None:
+                 pod_created: Mapping[str, float] | None = None,
+                 unschedulable_grace: float = UNSCHEDULABLE_GRACE) -> Problem | None:
     """The most telling problem among ``pods``, or None while they look healthy or pending.
 
     ``now`` and ``pod_created`` (pod name -> creation time, epoch seconds) decide whether an
-    Unschedulable pod has been waiting past its grace period.
+    Unschedulable pod has been waiting past ``unschedulable_grace``. A pod that waits for its
+    volumes to be bound is never terminal here: only the readiness budget ends that wait.
     """
     found: list[Problem] = []
     for pod in pods:
-        found.extend(_pod_problems(pod, now, (pod_created or {}).get(_name(pod))))
+        found.extend(_pod_problems(pod, now, (pod_created or {}).get(_name(pod)),
+                                   unschedulable_grace))
     if not found:
         return None
     found.sort(key=lambda p: (not p.terminal, p.logs_previous is None))
     return found[0]
 
 
-def _pod_problems(pod: Mapping[str, Any], now: float, created: float | None) -> list[Problem]:
+def _pod_problems(pod: Mapping[str, Any], now: float, created: float | None,
+                  unschedulable_grace: float) -> list[Problem]:
     out: list[Problem] = []
     name = _name(pod)
     for cs in _containers(pod):
@@ -111,9 +119,10 @@ def _pod_problems(pod: Mapping[str, Any], now: float, created: float | None) -> 
         if c.get("type") == "PodScheduled" and c.get("status") == "False" and \
                 c.get("reason") == "Unschedulable":
             waited = now - created if created is not None else 0.0
-            out.append(Problem("Unschedulable", name, None,
-                               str(c.get("message") or "no node fits the pod"),
-                               terminal=waited >= UNSCHEDULABLE_GRACE))
+            message = str(c.get("message") or "no node fits the pod")
+            binding = any(w in message for w in VOLUME_BINDING_WAITS)
+            out.append(Problem("Unschedulable", name, None, message,
+                               terminal=not binding and waited >= unschedulable_grace))
     return out
 
 

@@ -163,7 +163,8 @@ class CheckRunner:
             when = parse_time(p["metadata"].get("creationTimestamp"))
             if when is not None:
                 created[p["metadata"]["name"]] = when
-        problem = diag.find_problem(pods, time.time(), created)
+        problem = diag.find_problem(pods, time.time(), created,
+                                     self.spec.readiness.unschedulable_grace)
         if problem is None:
             return pods, None
         crash = problem.reason in ("CrashLoopBackOff", "OOMKilled")
@@ -246,11 +247,17 @@ class CheckRunner:
             if sample.ok and pods_ok and sample.via is None:
                 if not deploy_done:
                     await self._deploy_passed(ready_pods, desired)
+                # a wait it got over (a volume bound late, a tolerated crash) no longer says
+                # why the workload does not start: status.diagnosis is dropped
                 await self.set_check("readiness", readiness_passed(
                     samples, spec.path, self.elapsed(), started_at=started_at,
-                    finished_at=utc_now()))
+                    finished_at=utc_now()), diagnosis=None, diagnosed_at=None)
+                self._diagnosed = None
                 return True
             if self.elapsed() >= spec.within:
+                if found is not None:
+                    # still waiting for a volume, or crashing within maxRestarts: that is why
+                    return await self._fail_on_diagnosis(found, started_at)
                 pods_text = f"{ready_pods}/{desired}" if endpoint.pod_selector else "n/a"
                 failed = readiness_failed(samples, spec.path, spec.within, started_at=started_at,
                                           finished_at=utc_now(), pods_ready=pods_text)

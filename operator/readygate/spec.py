@@ -156,6 +156,11 @@ class ReadinessCheckSpec:
     max_restarts: int = field(
         "Container restarts tolerated while becoming ready; one more crash fails the check at "
         "once, with the crash diagnosed.", default=0, minimum=0, maximum=100)
+    unschedulable_grace: float = field(
+        "How long a pod may stay Unschedulable before the check fails with the scheduler's "
+        "reason; raise it where a cluster autoscaler adds nodes on demand. A pod waiting for "
+        "its PersistentVolumeClaims to be bound is given the whole budget (`within`).",
+        default=20.0, duration=True, minimum=0.0, maximum=MAX_BUDGET)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

@@ -277,3 +277,52 @@ def module_namespace(request: pytest.FixtureRequest, cluster: Cluster) -> Iterat
     name = _new_namespace(cluster, request.module.__name__.rsplit(".", 1)[-1].replace("test_", ""))
     yield name
     drop_namespace(cluster, name)
+
+
+def host_volume_name(namespace: str) -> str:
+    """The PersistentVolume (and its own StorageClass name) of ``namespace``'s volume workload."""
+    return f"rg-e2e-{namespace}"[:63]
+
+
+def host_volume(cluster: Cluster, namespace: str, host_dir: Path) -> None:
+    """A hostPath PersistentVolume on the local node that only ``volume_workload``'s claim in
+    ``namespace`` can bind (its StorageClass name is unique and names no real class)."""
+    host_dir.mkdir(parents=True, exist_ok=True)
+    host_dir.chmod(0o777)
+    name = host_volume_name(namespace)
+    cluster.core.create_persistent_volume({
+        "metadata": {"name": name, "labels": {"readygate.io/e2e": "true"}},
+        "spec": {"capacity": {"storage": "64Mi"}, "accessModes": ["ReadWriteOnce"],
+                 "storageClassName": name, "persistentVolumeReclaimPolicy": "Retain",
+                 "hostPath": {"path": str(host_dir), "type": "Directory"}}})
+
+
+def volume_workload(cluster: Cluster, namespace: str) -> None:
+    """Deployment + Service ``store`` keeping its items on the claim ``store``, which binds
+    ``host_volume``'s PersistentVolume."""
+    cluster.core.create_namespaced_persistent_volume_claim(namespace, {
+        "metadata": {"name": "store"},
+        "spec": {"storageClassName": host_volume_name(namespace),
+                 "accessModes": ["ReadWriteOnce"],
+                 "resources": {"requests": {"storage": "64Mi"}}}})
+    labels = {"app": "store"}
+    cluster.apps.create_namespaced_deployment(namespace, {
+        "metadata": {"name": "store"},
+        "spec": {"replicas": 1, "strategy": {"type": "Recreate"},
+                 "selector": {"matchLabels": labels},
+                 "template": {"metadata": {"labels": labels}, "spec": {
+                     "terminationGracePeriodSeconds": 2,
+                     "volumes": [{"name": "data",
+                                  "persistentVolumeClaim": {"claimName": "store"}}],
+                     "containers": [{
+                         "name": "store", "image": WORKLOAD_IMAGE, "imagePullPolicy": "Never",
+                         # not BestEffort: starved of CPU while the other scenarios run
+                         **POD_RESOURCES,
+                         "ports": [{"name": "http", "containerPort": 8080}],
+                         "env": [{"name": "STATE_DIR", "value": "/data"}],
+                         "volumeMounts": [{"name": "data", "mountPath": "/data"}],
+                         "readinessProbe": {"httpGet": {"path": "/ready", "port": "http"},
+                                            "periodSeconds": 1}}]}}}})
+    cluster.core.create_namespaced_service(namespace, {
+        "metadata": {"name": "store"},
+        "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": "http"}]}})

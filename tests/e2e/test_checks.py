@@ -24,12 +24,13 @@ import yaml
 
 from .conftest import (
     OPERATOR_LOG,
-    POD_RESOURCES,
-    WORKLOAD_IMAGE,
     Cluster,
     Operator,
     condition,
+    host_volume,
+    host_volume_name,
     is_final,
+    volume_workload,
     workload,
 )
 
@@ -166,43 +167,6 @@ class Liveness(threading.Thread):
                 self.stop.wait(0.2)
 
 
-def _volume_workload(cluster: Cluster, namespace: str, host_dir: Path) -> None:
-    """A Deployment keeping its items on a PersistentVolume (hostPath on the local node)."""
-    host_dir.mkdir(parents=True, exist_ok=True)
-    host_dir.chmod(0o777)
-    cls = f"rg-e2e-{namespace}"[:63]
-    cluster.core.create_persistent_volume({
-        "metadata": {"name": cls, "labels": {"readygate.io/e2e": "true"}},
-        "spec": {"capacity": {"storage": "64Mi"}, "accessModes": ["ReadWriteOnce"],
-                 "storageClassName": cls, "persistentVolumeReclaimPolicy": "Retain",
-                 "hostPath": {"path": str(host_dir), "type": "Directory"}}})
-    cluster.core.create_namespaced_persistent_volume_claim(namespace, {
-        "metadata": {"name": "store"},
-        "spec": {"storageClassName": cls, "accessModes": ["ReadWriteOnce"],
-                 "resources": {"requests": {"storage": "64Mi"}}}})
-    labels = {"app": "store"}
-    cluster.apps.create_namespaced_deployment(namespace, {
-        "metadata": {"name": "store"},
-        "spec": {"replicas": 1, "strategy": {"type": "Recreate"},
-                 "selector": {"matchLabels": labels},
-                 "template": {"metadata": {"labels": labels}, "spec": {
-                     "terminationGracePeriodSeconds": 2,
-                     "volumes": [{"name": "data",
-                                  "persistentVolumeClaim": {"claimName": "store"}}],
-                     "containers": [{
-                         "name": "store", "image": WORKLOAD_IMAGE, "imagePullPolicy": "Never",
-                         # not BestEffort: starved of CPU while the other scenarios run
-                         **POD_RESOURCES,
-                         "ports": [{"name": "http", "containerPort": 8080}],
-                         "env": [{"name": "STATE_DIR", "value": "/data"}],
-                         "volumeMounts": [{"name": "data", "mountPath": "/data"}],
-                         "readinessProbe": {"httpGet": {"path": "/ready", "port": "http"},
-                                            "periodSeconds": 1}}]}}}})
-    cluster.core.create_namespaced_service(namespace, {
-        "metadata": {"name": "store"},
-        "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": "http"}]}})
-
-
 @pytest.fixture(scope="module")
 def results(cluster: Cluster, operator: Operator, module_namespace: str,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
@@ -212,7 +176,8 @@ def results(cluster: Cluster, operator: Operator, module_namespace: str,
     cluster.core.create_namespaced_secret(ns, {"metadata": {"name": "auth-header"},
                                                "stringData": {"value": f"Bearer {TOKEN}"}})
     host_dir = Path(os.environ.get("READYGATE_E2E_HOSTPATH", "/tmp")) / f"readygate-{ns}"
-    _volume_workload(cluster, ns, host_dir)
+    host_volume(cluster, ns, host_dir)
+    volume_workload(cluster, ns)
     specs = dict(SCENARIOS)
     specs["volume"] = {"target": {"workloadRef": {"name": "store"}},
                        "liveness": SHORT_LIVENESS,
@@ -239,7 +204,7 @@ def results(cluster: Cluster, operator: Operator, module_namespace: str,
     yield out
     cluster.custom.delete_collection_namespaced_custom_object("readygate.io", "v1alpha1", ns,
                                                               "readinesschecks")
-    cluster.core.delete_persistent_volume(f"rg-e2e-{ns}"[:63])
+    cluster.core.delete_persistent_volume(host_volume_name(ns))
 
 
 def _check(results: dict[str, Any], name: str, check: str) -> dict[str, Any]:

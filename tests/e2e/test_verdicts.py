@@ -9,13 +9,26 @@ Deployment's own status, and ``kubectl wait``.
 from __future__ import annotations
 
 import datetime
+import os
 import subprocess
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from .conftest import POD_RESOURCES, Cluster, Operator, condition, is_final, workload
+from .conftest import (
+    POD_RESOURCES,
+    WORKLOAD_IMAGE,
+    Cluster,
+    Operator,
+    condition,
+    host_volume,
+    host_volume_name,
+    is_final,
+    volume_workload,
+    workload,
+)
 
 SCENARIOS: dict[str, dict[str, Any]] = {
     "healthy": {"target": workload({"READY_DELAY": "2"}),
@@ -29,6 +42,19 @@ SCENARIOS: dict[str, dict[str, Any]] = {
                               "maxFlaps": 1}},
     "missing-image": {"target": {"deploy": {"image": "readygate.local/no-such-image:1",
                                             "imagePullPolicy": "Never"}},
+                      "readiness": {"within": "90s"}},
+    # allocates 400 MiB at start under a 48 MiB limit: the kernel kills it, exit code 137
+    "oom": {"target": workload(command=["python3", "-c", "x = b'x' * (400 << 20)"],
+                               resources={"requests": {"cpu": "50m", "memory": "32Mi"},
+                                          "limits": {"memory": "48Mi"}}),
+            "readiness": {"within": "90s"}},
+    "config-error": {"target": {"deploy": {
+        "image": WORKLOAD_IMAGE, "imagePullPolicy": "Never",
+        "env": [{"name": "AUTH_TOKEN",
+                 "valueFrom": {"secretKeyRef": {"name": "no-such-secret", "key": "token"}}}]}},
+        "readiness": {"within": "90s"}},
+    # no node of this cluster has 64 CPUs; the default grace is 20 s
+    "unschedulable": {"target": workload(resources={"requests": {"cpu": "64"}}),
                       "readiness": {"within": "90s"}},
 }
 
@@ -175,6 +201,44 @@ def test_missing_image_is_diagnosed(results: dict[str, Any]) -> None:
     assert status["diagnosis"]["reason"] in condition(obj, "Ready")["message"]
 
 
+def _diagnosed_at_once(obj: dict[str, Any], reason: str, within: float) -> dict[str, Any]:
+    """The check failed on ``reason``, said in the diagnosis and the Ready condition, ``within``
+    seconds of the start of its run, long before its 90 s readiness budget."""
+    status = obj["status"]
+    assert status["phase"] == "Failed", status
+    diagnosis: dict[str, Any] = status["diagnosis"]
+    assert diagnosis["reason"] == reason, diagnosis
+    assert reason in condition(obj, "Ready")["message"]
+    assert condition(obj, "Stalled")["status"] == "True"
+    readiness = status["checks"]["readiness"]
+    assert readiness["result"] == "Failed"
+    assert readiness["message"].startswith(f"the workload does not start: {reason}: ")
+    assert readiness["measured"]["secondsToDiagnosis"] <= within, readiness
+    assert status["checks"]["liveness"]["result"] == "Skipped"
+    return diagnosis
+
+
+def test_oom_killed_is_diagnosed(results: dict[str, Any]) -> None:
+    diagnosis = _diagnosed_at_once(results["oom"], "OOMKilled", within=45)
+    assert diagnosis["exitCode"] == 137
+    assert "exceeding its memory limit" in diagnosis["message"]
+
+
+def test_a_missing_secret_is_diagnosed(results: dict[str, Any]) -> None:
+    diagnosis = _diagnosed_at_once(results["config-error"], "CreateContainerConfigError",
+                                   within=45)
+    assert "no-such-secret" in diagnosis["message"]
+
+
+def test_unschedulable_is_diagnosed_after_its_grace(results: dict[str, Any]) -> None:
+    diagnosis = _diagnosed_at_once(results["unschedulable"], "Unschedulable", within=50)
+    assert "Insufficient cpu" in diagnosis["message"]
+    seconds = results["unschedulable"]["status"]["checks"]["readiness"]["measured"][
+        "secondsToDiagnosis"]
+    # the pod's creationTimestamp has whole seconds, so the grace can end up to 1 s early
+    assert seconds >= 19, "failed before the 20 s unschedulableGrace"
+
+
 def test_all_scenarios_reach_verdicts_together_quickly(results: dict[str, Any]) -> None:
     # never-ready's 15 s budget is the longest wait; everything else is faster than that
     assert results["_seconds"] < 90
@@ -251,3 +315,39 @@ def test_kubectl_wait_on_a_failing_check_times_out(cluster: Cluster, module_name
                            module_namespace, "readinesscheck/never-ready", check=False)
     assert proc.returncode != 0
     assert isinstance(proc, subprocess.CompletedProcess)
+
+
+def test_a_pod_waiting_for_its_volume_gets_the_whole_readiness_budget(
+        cluster: Cluster, namespace: str, operator: Operator) -> None:
+    """Volume binding heals by itself (the volume controller retries every 15 s, a provisioner
+    takes its time): past the 20 s unschedulableGrace the check still waits, and passes once
+    the volume appears. CI once failed here when the controller was slow to bind."""
+    volume_workload(cluster, namespace)  # its claim has no volume to bind yet
+    cluster.create_check(namespace, "store", {
+        "target": {"workloadRef": {"name": "store"}},
+        "liveness": {"period": "1s", "observeFor": "3s"}})
+    waiting = cluster.wait_check(
+        namespace, "store",
+        lambda o: "unbound immediate PersistentVolumeClaims" in
+        ((o.get("status") or {}).get("diagnosis") or {}).get("message", ""),
+        timeout=60, what="diagnosed as waiting for its volume")
+    assert waiting["status"]["diagnosis"]["reason"] == "Unschedulable"
+    pod = cluster.core.read_namespaced_pod(waiting["status"]["diagnosis"]["pod"], namespace)
+    created = pod.metadata.creation_timestamp.timestamp()
+    time.sleep(max(0.0, created + 30 - time.time()))  # well past the grace
+    obj = cluster.get_check(namespace, "store")
+    assert not is_final(obj), obj["status"]
+    assert obj["status"]["checks"]["readiness"]["result"] == "Running"
+    host_volume(cluster, namespace, Path(os.environ.get("READYGATE_E2E_HOSTPATH", "/tmp"))
+                / f"readygate-{namespace}")
+    try:
+        obj = cluster.wait_check(namespace, "store", is_final, timeout=110, what="final")
+        status = obj["status"]
+        assert status["phase"] == "Passed", status
+        assert status["checks"]["readiness"]["result"] == "Passed"
+        assert condition(obj, "Ready")["status"] == "True"
+        assert "diagnosis" not in status, "a wait that ended still reads as why it cannot start"
+    finally:
+        cluster.custom.delete_namespaced_custom_object("readygate.io", "v1alpha1", namespace,
+                                                       "readinesschecks", "store")
+        cluster.core.delete_persistent_volume(host_volume_name(namespace))

@@ -68,6 +68,29 @@ def test_unschedulable_waits_for_its_grace() -> None:
     assert late is not None and late.terminal and "Insufficient memory" in late.message
 
 
+def test_unschedulable_grace_is_the_callers() -> None:
+    unsched = [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                "message": "0/3 nodes are available: 3 Insufficient cpu."}]
+    p = find_problem([pod(conditions=unsched, state={})], 200, {"p": 95},
+                     unschedulable_grace=300)
+    assert p is not None and not p.terminal
+    p = find_problem([pod(conditions=unsched, state={})], 95, {"p": 95}, unschedulable_grace=0)
+    assert p is not None and p.terminal
+
+
+def test_waiting_for_a_volume_binding_is_never_terminal() -> None:
+    # what kube-scheduler 1.20 said in CI while the volume controller had not yet bound the claim
+    waits = ["0/1 nodes are available: 1 pod has unbound immediate PersistentVolumeClaims.",
+             "0/1 nodes are available: waiting for ephemeral volume controller to create the "
+             "persistentvolumeclaim \"p-data\"."]
+    for message in waits:
+        unsched = [{"type": "PodScheduled", "status": "False", "reason": "Unschedulable",
+                    "message": message}]
+        p = find_problem([pod(conditions=unsched, state={})], 10_000, {"p": 0})
+        assert p is not None and p.reason == "Unschedulable" and not p.terminal
+        assert p.message == message
+
+
 def test_healthy_pods_have_no_problem() -> None:
     assert find_problem([pod(), pod("q")], 0) is None
 
