@@ -141,13 +141,9 @@ class Gatekeeper:
         live_spec = spec.liveness
         if not live_spec.enabled:
             return True, f"{ready.path} answered 2xx"
-        samples: list[Sample] = []
-        window = time.monotonic()
-        while time.monotonic() - window < live_spec.observe_for:
-            tick = time.monotonic()
-            samples.append(await self.prober.get(base + live_spec.path,
-                                                 timeout=live_spec.timeout, at=tick - window))
-            await asyncio.sleep(max(0.0, live_spec.period - (time.monotonic() - tick)))
+        samples = await self.prober.window(base + live_spec.path, period=live_spec.period,
+                                           timeout=live_spec.timeout,
+                                           duration=live_spec.observe_for)
         verdict = judge_liveness(samples, live_spec, restarts=0, started_at="", finished_at="")
         if verdict.result != "Passed":
             return False, f"liveness {verdict.result.lower()}: {verdict.message}"

@@ -8,9 +8,10 @@ probes over its pods, and no connection outlives the address it was made to.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
 import httpx
 
@@ -85,3 +86,22 @@ class Prober:
                           latency=time.monotonic() - started)
         latency = time.monotonic() - started
         return Sample(at, 200 <= resp.status_code < 300, status=resp.status_code, latency=latency)
+
+    async def window(self, url: str, *, period: float, timeout: float, duration: float,
+                     look: Callable[[], Awaitable[bool]] | None = None,
+                     look_every: float = 2.0) -> list[Sample]:
+        """GET ``url`` every ``period`` for ``duration``, each sample timed from the window's
+        start (the liveness window of a check, and of a gated pod). ``look``, when given, is
+        awaited at most every ``look_every`` seconds; its True ends the window early."""
+        samples: list[Sample] = []
+        start = time.monotonic()
+        looked = start
+        while time.monotonic() - start < duration:
+            tick = time.monotonic()
+            samples.append(await self.get(url, timeout=timeout, at=tick - start))
+            if look is not None and tick - looked >= look_every:
+                looked = tick
+                if await look():
+                    break
+            await asyncio.sleep(max(0.0, period - (time.monotonic() - tick)))
+        return samples

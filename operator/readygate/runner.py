@@ -311,19 +311,13 @@ class CheckRunner:
             result="Running", message=f"probing {spec.path} every {spec.period:g}s for "
                                       f"{spec.observe_for:.0f}s", started_at=started_at))
         baseline = restarts_of(await self.pods(endpoint))
-        samples: list[Sample] = []
-        window_start = time.monotonic()
-        last_pod_look = window_start
-        while time.monotonic() - window_start < spec.observe_for:
-            tick = time.monotonic()
-            samples.append(await self.rt.prober.get(url, timeout=spec.timeout,
-                                                    at=tick - window_start))
-            if tick - last_pod_look >= 2.0:
-                last_pod_look = tick
-                _, found = await self.observe_pods(endpoint)
-                if found is not None and found.terminal:
-                    break
-            await asyncio.sleep(max(0.0, spec.period - (time.monotonic() - tick)))
+
+        async def crashed() -> bool:
+            _, found = await self.observe_pods(endpoint)
+            return found is not None and found.terminal
+
+        samples = await self.rt.prober.window(url, period=spec.period, timeout=spec.timeout,
+                                              duration=spec.observe_for, look=crashed)
         after = restarts_of(await self.pods(endpoint))
         restarts = sum(max(0, after.get(k, 0) - v) for k, v in baseline.items())
         await self.set_check("liveness", judge_liveness(

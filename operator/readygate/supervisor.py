@@ -65,8 +65,7 @@ class Supervisor:
                         metrics.reconcile_errors.inc()
                         log.exception("%s/%s: reconcile failed; retrying", self.namespace,
                                       self.name)
-                        wait = min(MAX_BACKOFF, 2.0 ** min(6, self.failures + 1))
-                        self.failures += 1
+                        wait = self._back_off()
                 await stopped.wait(wait)
         finally:
             await self.gatekeeper.stop()
@@ -149,13 +148,18 @@ class Supervisor:
         if exc is None:
             self.failures = 0
             return
-        self.failures += 1
         self.rt.metrics.reconcile_errors.inc()
-        delay = min(MAX_BACKOFF, 2.0 ** self.failures)
+        delay = self._back_off()
         self.retry_at = time.monotonic() + delay
         log.warning("%s/%s: run failed on an operator-side error (%s: %s); retrying in %.0fs",
                     self.namespace, self.name, type(exc).__name__, exc, delay,
                     exc_info=exc)
+
+    def _back_off(self) -> float:
+        """One more operator-side failure (of a turn or of a run): seconds until the next try,
+        doubling from 2 s up to ``MAX_BACKOFF``. A run that finishes resets the count."""
+        self.failures += 1
+        return min(MAX_BACKOFF, 2.0 ** min(6, self.failures))
 
     async def _cancel(self) -> None:
         task, self.task, self.task_generation = self.task, None, None
