@@ -39,7 +39,7 @@ async def _gather_limited(runner: CheckRunner, calls: Sequence[tuple[str, str]],
 
     async def one(label: str, url: str) -> tuple[str, Answer]:
         async with gate:
-            return label, await runner.rt.prober.request("GET", url, timeout=TIMEOUT)
+            return label, await runner.prober.request("GET", url, timeout=TIMEOUT)
 
     return list(await asyncio.gather(*(one(label, url) for label, url in calls)))
 
@@ -81,7 +81,7 @@ async def _call(runner: CheckRunner, endpoint: Endpoint, call: HttpCall, token: 
     body = render(call.body, token).encode() if call.body is not None else None
     if body is not None and not any(k.lower() == "content-type" for k in headers):
         headers["Content-Type"] = "application/json"
-    return await runner.rt.prober.request(call.method, endpoint.url(render(call.path, token)),
+    return await runner.prober.request(call.method, endpoint.url(render(call.path, token)),
                                           headers=headers, body=body, timeout=TIMEOUT)
 
 
@@ -110,7 +110,7 @@ async def run_persistence(runner: CheckRunner, endpoint: Endpoint) -> None:
             ready_url = endpoint.url(runner.spec.readiness.path)
             restarted = await restart(
                 runner.rt.kube, runner.namespace, target, within=spec.within,
-                probe=functools.partial(runner.rt.prober.answers, ready_url, timeout=TIMEOUT))
+                probe=functools.partial(runner.prober.answers, ready_url, timeout=TIMEOUT))
             if restarted.seconds is not None:
                 after = await _call(runner, endpoint, spec.read_back, token)
         result = judge_persistence(spec.write, spec.read_back, token, wrote=wrote,

@@ -38,7 +38,8 @@ def secret_refs(load: LoadCheck) -> list[SecretKeyRef]:
             if h.value_from is not None]
 
 
-def plan_for(load: LoadCheck, base_url: str, secret: SecretLookup) -> LoadPlan:
+def plan_for(load: LoadCheck, base_url: str, secret: SecretLookup,
+             connect_to: str | None = None) -> LoadPlan:
     requests = []
     for req in load.requests:
         headers: list[tuple[str, str]] = []
@@ -63,7 +64,8 @@ def plan_for(load: LoadCheck, base_url: str, secret: SecretLookup) -> LoadPlan:
         rate=load.rate, users=load.users, duration=load.duration,
         stages=tuple(Stage(duration=s.duration, target=s.target) for s in load.stages),
         requests=tuple(requests) or (RequestTemplate(),), timeout=load.timeout,
-        connections=load.connections, stress=stress, thresholds=thresholds)
+        connections=load.connections, connect_to=connect_to, stress=stress,
+        thresholds=thresholds)
 
 
 _SECONDS_TO_MS = ("p50", "p90", "p95", "p99", "p999", "max", "mean")

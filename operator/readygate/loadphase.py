@@ -158,7 +158,7 @@ class _Traffic:
                 task.cancel()
 
     async def _one(self) -> None:
-        sample = await self.runner.rt.prober.get(self.url, timeout=PROBE_TIMEOUT, at=0.0)
+        sample = await self.runner.prober.get(self.url, timeout=PROBE_TIMEOUT, at=0.0)
         self.samples.append((time.time(), sample.ok))
 
     def window(self, start: float, end: float) -> tuple[int, int]:
@@ -206,7 +206,7 @@ async def _resilience(runner: CheckRunner, endpoint: Endpoint,
         d = await disrupt(runner.rt.kube, runner.namespace, endpoint.pod_selector, desired,
                           kill=spec.kill_pods, grace=round(spec.grace_period),
                           max_recovery=spec.max_recovery,
-                          probe=functools.partial(runner.rt.prober.answers, ready_url,
+                          probe=functools.partial(runner.prober.answers, ready_url,
                                                   timeout=PROBE_TIMEOUT))
         return d, traffic, started, None
     finally:

@@ -98,7 +98,8 @@ async def run_load_check(runner: CheckRunner, endpoint: Endpoint) -> LoadOutcome
         return error("workers > 1 runs the load in Job pods from the operator's own image, "
                      "which is unknown here: set READYGATE_WORKER_IMAGE on the operator")
     try:
-        plan = plan_for(load, endpoint.base_url, lambda r: values[(r.name, r.key)])
+        plan = plan_for(load, endpoint.base_url, lambda r: values[(r.name, r.key)],
+                        connect_to=endpoint.address)
         with runner.rt.rate_budget.reserve(peak_rate(plan)):
             if load.workers > 1:
                 assert settings.worker_image is not None

@@ -4,6 +4,10 @@ The client never follows redirects and never reads proxy settings from the envir
 (``trust_env=False``): a probe goes exactly to the endpoint the target policy allowed. Like the
 kubelet's probes, each probe opens a fresh connection (no keep-alive): a Service then spreads
 probes over its pods, and no connection outlives the address it was made to.
+
+``Prober.pinned`` connects a vetted host to the address the target policy checked, keeping the
+host in the Host header and as the TLS name: the name is never resolved a second time, so a DNS
+answer that changes after the check (DNS rebinding) cannot move a probe elsewhere.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import asyncio
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 import httpx
 
@@ -36,12 +41,30 @@ class Answer:
 
 
 class Prober:
-    def __init__(self, client: httpx.AsyncClient | None = None) -> None:
+    def __init__(self, client: httpx.AsyncClient | None = None, *,
+                 pin: tuple[str, str] | None = None) -> None:
         self.client = client or httpx.AsyncClient(
             trust_env=False, follow_redirects=False,
             limits=httpx.Limits(max_connections=200, max_keepalive_connections=0),
             headers={"User-Agent": "readygate-probe"},
         )
+        self.pin = pin  # (host, address): requests to host connect to address
+
+    def pinned(self, host: str, address: str) -> Prober:
+        """This prober (the same client) with ``host`` connected to ``address``."""
+        return Prober(self.client, pin=(host.lower(), address))
+
+    def _route(self, url: str, headers: Mapping[str, str] | None
+               ) -> tuple[httpx.URL, dict[str, str], dict[str, Any]]:
+        target = httpx.URL(url)
+        out = dict(headers or {})
+        if self.pin is None or target.host.lower() != self.pin[0]:
+            return target, out, {}
+        out.setdefault("Host", target.netloc.decode("ascii"))
+        extensions: dict[str, Any] = {}
+        if target.scheme == "https":
+            extensions["sni_hostname"] = target.host
+        return target.copy_with(host=self.pin[1]), out, extensions
 
     async def aclose(self) -> None:
         await self.client.aclose()
@@ -51,9 +74,10 @@ class Prober:
                       limit: int = BODY_LIMIT) -> Answer:
         """One request; the answer keeps the headers and at most ``limit`` bytes of body."""
         started = time.monotonic()
+        target, sent, extensions = self._route(url, headers)
         try:
-            async with self.client.stream(method, url, headers=dict(headers or {}),
-                                          content=body, timeout=timeout) as resp:
+            async with self.client.stream(method, target, headers=sent, content=body,
+                                          timeout=timeout, extensions=extensions) as resp:
                 chunks: list[bytes] = []
                 size = 0
                 async for chunk in resp.aiter_raw():
@@ -76,8 +100,10 @@ class Prober:
 
     async def get(self, url: str, *, timeout: float, at: float) -> Sample:
         started = time.monotonic()
+        target, sent, extensions = self._route(url, None)
         try:
-            resp = await self.client.get(url, timeout=timeout)
+            resp = await self.client.get(target, headers=sent, timeout=timeout,
+                                         extensions=extensions)
         except httpx.TimeoutException:
             return Sample(at, False, error=f"timeout after {timeout:g}s",
                           latency=time.monotonic() - started)

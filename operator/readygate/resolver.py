@@ -11,6 +11,7 @@ raises ``TargetError`` with the fix in its message; API faults propagate as ``Ku
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -109,11 +110,13 @@ async def _url_endpoint(url: str, allowlist: tuple[str, ...]) -> Endpoint:
     host = parts.hostname or ""
     port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port)
-        addresses = sorted({str(info[4][0]) for info in infos})
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port,
+                                                             type=socket.SOCK_STREAM)
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))  # resolver's order
     except OSError:
         addresses = []
     refusal = url_refusal(url, addresses, allowlist)
     if refusal:
         raise TargetError(refusal)
-    return Endpoint(parts.scheme, host, port, f"URL {url}", prefix=parts.path.rstrip("/"))
+    return Endpoint(parts.scheme, host, port, f"URL {url} ({addresses[0]})",
+                    prefix=parts.path.rstrip("/"), address=addresses[0])

@@ -76,6 +76,7 @@ class CheckRunner:
                             phase="Deploying" if spec.target.deploy else "Verifying",
                             started_at=utc_now())
         self._diagnosed: tuple[str, str | None, int, str] | None = None
+        self.prober: Prober = runtime.prober  # pinned to a url target's vetted address
 
     # -- persisting ------------------------------------------------------------------------------
     async def persist(self, **changes: Any) -> None:
@@ -124,6 +125,8 @@ class CheckRunner:
                                                     finished_at=utc_now()), phase="Error",
                                  error=str(exc))
             return self.view
+        if endpoint.address is not None:
+            self.prober = self.rt.prober.pinned(endpoint.host, endpoint.address)
         await self.persist(target=endpoint.description)
         if await self.await_ready(endpoint) and self.spec.liveness.enabled:
             await self.persist(phase="Verifying")
@@ -236,7 +239,7 @@ class CheckRunner:
             if not deploy_done and desired and rolled_out:
                 deploy_done = True
                 await self._deploy_passed(ready_pods, desired)
-            sample = await self.rt.prober.get(url, timeout=spec.timeout, at=self.elapsed())
+            sample = await self.prober.get(url, timeout=spec.timeout, at=self.elapsed())
             if not sample.ok and pods:
                 # The Service routes only to Ready pods: ask a pod that is not Ready yet
                 # directly, so the evidence says what it answers (HTTP 503, not "refused").
@@ -279,7 +282,7 @@ class CheckRunner:
             url = endpoint.pod_url(pod, path)
             if url is None:
                 continue
-            sample = await self.rt.prober.get(url, timeout=probe_timeout, at=self.elapsed())
+            sample = await self.prober.get(url, timeout=probe_timeout, at=self.elapsed())
             return dataclasses.replace(sample, via=f"pod {pod['metadata']['name']}")
         return None
 
@@ -316,7 +319,7 @@ class CheckRunner:
             _, found = await self.observe_pods(endpoint)
             return found is not None and found.terminal
 
-        samples = await self.rt.prober.window(url, period=spec.period, timeout=spec.timeout,
+        samples = await self.prober.window(url, period=spec.period, timeout=spec.timeout,
                                               duration=spec.observe_for, look=crashed)
         after = restarts_of(await self.pods(endpoint))
         restarts = sum(max(0, after.get(k, 0) - v) for k, v in baseline.items())

@@ -34,6 +34,9 @@ class Endpoint:
     workload: tuple[str, str] | None = None  # (kind, name) whose rollout readiness counts
     prefix: str = ""  # path prefix of a url target, without the trailing slash
     pod_port: int | str | None = None  # the pods' port behind the Service (number or name)
+    # a url target's host as the target policy vetted it: every connection goes to this
+    # address (the host is never looked up again; see Prober.pinned and LoadPlan.connect_to)
+    address: str | None = None
 
     @property
     def base_url(self) -> str:

@@ -189,7 +189,7 @@ def launch_operator(cluster: Cluster, namespaces: str, log: Path,
     port, metrics_port = _free_port(), _free_port()
     health = f"http://127.0.0.1:{port}/healthz"
     env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig),
-           "READYGATE_URL_ALLOWLIST": "127.0.0.1/32", "READYGATE_POLL_INTERVAL": "0.5",
+           "READYGATE_URL_ALLOWLIST": "127.0.0.1/32,localhost", "READYGATE_POLL_INTERVAL": "0.5",
            "READYGATE_METRICS_PORT": str(metrics_port), "PYTHONUNBUFFERED": "1",
            # distributed load: Job pods run the operator's image (hack/local-cluster/images)
            "READYGATE_WORKER_IMAGE": OPERATOR_IMAGE, "READYGATE_WORKER_PULL_POLICY": "Never",

@@ -92,6 +92,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=parse_duration, default=10.0, help="per request (10s)")
     p.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
     p.add_argument("--ca-file", help="CA bundle to verify TLS certificates with")
+    p.add_argument("--connect-to", metavar="ADDRESS",
+                   help="connect here instead of resolving the URL's host, which stays the "
+                        "Host header and the TLS name (like curl --connect-to)")
     for q in ("p50", "p95", "p99", "p999"):
         p.add_argument(f"--{q}", type=parse_duration, help=f"{q} latency limit, e.g. 200ms")
     p.add_argument("--max-error-rate", type=parse_rate_fraction, help="e.g. 1%% or 0.01")
@@ -147,7 +150,8 @@ def build_plan(args: argparse.Namespace) -> LoadPlan:
         requests=(RequestTemplate(method=args.method.upper(), path=path, headers=tuple(headers),
                                   body=body, expect_status=expect),),
         timeout=args.timeout, connections=args.connections, insecure=args.insecure,
-        ca_file=args.ca_file, stress=stress, thresholds=thresholds)
+        ca_file=args.ca_file, connect_to=args.connect_to, stress=stress,
+        thresholds=thresholds)
 
 
 def _ms(v: float | None) -> str:

@@ -117,9 +117,11 @@ class HttpTransport:
 
     def __init__(self, base_url: str, templates: Sequence[RequestTemplate], *,
                  insecure: bool = False, ca_file: str | None = None,
-                 connect_timeout: float = 10.0) -> None:
+                 connect_timeout: float = 10.0, connect_to: str | None = None) -> None:
         url = urlsplit(base_url)
         self.host = url.hostname or "127.0.0.1"
+        # where connections go; the URL's host stays the Host header and the TLS name
+        self.address = connect_to or self.host
         self.tls = url.scheme == "https"
         self.port = url.port or (443 if self.tls else 80)
         default_port = (url.port is None) or (self.port == (443 if self.tls else 80))
@@ -138,14 +140,16 @@ class HttpTransport:
             async with asyncio.timeout(self.connect_timeout):
                 _, proto = await loop.create_connection(
                     lambda: self.channel_class(listener, self.payloads, self.head),
-                    self.host, self.port, ssl=self.ssl,
+                    self.address, self.port, ssl=self.ssl,
                     server_hostname=self.host if self.ssl else None)
         except TimeoutError as exc:
-            raise ConnectError("timeout", f"connect to {self.host}:{self.port} timed out") from exc
+            raise ConnectError("timeout",
+                               f"connect to {self.address}:{self.port} timed out") from exc
         except ssl.SSLError as exc:
             raise ConnectError("tls", f"TLS handshake with {self.host}: {exc}") from exc
         except OSError as exc:
-            raise ConnectError("connect", f"connect to {self.host}:{self.port}: {exc}") from exc
+            raise ConnectError("connect",
+                               f"connect to {self.address}:{self.port}: {exc}") from exc
         return proto
 
     def close(self) -> None:

@@ -411,7 +411,8 @@ async def run_load(plan: LoadPlan, transport: Transport | None = None, *,
         from .client import HttpTransport
 
         transport = HttpTransport(plan.base_url, plan.requests, insecure=plan.insecure,
-                                  ca_file=plan.ca_file, connect_timeout=plan.timeout)
+                                  ca_file=plan.ca_file, connect_timeout=plan.timeout,
+                                  connect_to=plan.connect_to)
     run: _Run = _OpenRun(plan, transport) if plan.model == "open" else _ClosedRun(plan, transport)
     reporter = None
     if on_progress is not None:

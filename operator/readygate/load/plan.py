@@ -152,6 +152,7 @@ class LoadPlan:
     connections: int = 50
     insecure: bool = False
     ca_file: str | None = None
+    connect_to: str | None = None
     expected_interval: float | None = None
     stress: StressPlan | None = None
     start_at: float | None = None
@@ -166,6 +167,9 @@ class LoadPlan:
             _ = url.port
         except ValueError as exc:
             raise PlanError(f"invalid port in {self.base_url!r}") from exc
+        if self.connect_to is not None and (not self.connect_to or any(
+                c.isspace() or c in "/[]" for c in self.connect_to)):
+            raise PlanError(f"connect_to must be a host or IP address, got {self.connect_to!r}")
         if self.model not in ("open", "closed"):
             raise PlanError(f"model must be 'open' or 'closed', got {self.model!r}")
         if not self.requests:
@@ -247,6 +251,7 @@ class LoadPlan:
             "connections": self.connections,
             "insecure": self.insecure,
             "caFile": self.ca_file,
+            "connectTo": self.connect_to,
             "expectedInterval": self.expected_interval,
             "stress": None if self.stress is None else {
                 "startRate": self.stress.start_rate, "stepRate": self.stress.step_rate,
@@ -277,6 +282,7 @@ class LoadPlan:
                 connections=int(d.get("connections", 50)),
                 insecure=bool(d.get("insecure", False)),
                 ca_file=d.get("caFile"),
+                connect_to=d.get("connectTo"),
                 expected_interval=d.get("expectedInterval"),
                 stress=stress,
                 start_at=d.get("startAt"),
