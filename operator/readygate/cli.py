@@ -23,6 +23,10 @@ def _run(args: argparse.Namespace) -> int:
     # Without glob patterns there is nothing to discover at run time: kopf's scanning of
     # namespaces and CRDs (which needs list/watch on both) is turned off in handlers.configure.
     globs = any(set(p) & set("*?!") for p in namespaces)
+    if globs:
+        from readygate.namespaces import install
+
+        install()
     kopf.run(standalone=True, clusterwide=not namespaces, namespaces=namespaces,
              liveness_endpoint=args.liveness, memo=kopf.Memo(scan=globs))
     return 0
