@@ -261,9 +261,13 @@ def test_pod_deletion_under_load_reports_a_recovery_time(cluster: Cluster,
     assert "recovered in" in res["message"]
     assert status["checks"]["load"]["result"] == "Passed"
     killed = res["evidence"][0].removeprefix("deleted pod ")
-    names = [p.metadata.name for p in cluster.core.list_namespaced_pod(
-        module_namespace, label_selector="readygate.io/workload=rg-resilience").items]
-    assert killed not in names and len(names) == 2
+    pods = cluster.core.list_namespaced_pod(
+        module_namespace, label_selector="readygate.io/workload=rg-resilience").items
+    # the killed pod is gone, or still being reclaimed by the kubelet (seen 15 s after a
+    # 1 s grace period on a busy node): deleted either way, and two others serve
+    live = [p.metadata.name for p in pods if p.metadata.deletion_timestamp is None]
+    assert killed not in live and len(live) == 2, [
+        (p.metadata.name, p.metadata.deletion_timestamp) for p in pods]
 
 
 def test_an_in_memory_store_fails_persistence(results: dict[str, Any]) -> None:
