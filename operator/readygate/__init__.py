@@ -1,9 +1,17 @@
 """readygate: a Kubernetes operator that measures whether a service is ready for production.
 
-The package is layered. Pure modules (``spec``, ``schema``, ``parse``, ``verdict``, ``manifests``,
-``diagnosis``, ``status``) take data and return data; ``kube`` is the only module that calls the
-Kubernetes API; ``handlers`` wires them together for kopf; ``load`` is a self-contained load
-engine that imports neither kopf nor kubernetes. This module stays tiny on purpose: importing
+The tree shows what each module may do; ``.importlinter`` (run by ``hack/test``) keeps it so:
+
+    control/  kopf wiring, one supervisor per check, what to do next (kopf only here)
+    run/      one run of a check and its stages; prober (httpx only here), resolver, ...
+    status/   compute the status, the one writer, conditions, metrics
+    judge/    every pure decider: health, security, load, verdict, ... (no I/O)
+    kube/     the Kubernetes client (kubernetes only here), object builders, pod state
+    api/      the ReadinessCheck API: spec, parse, schema, names, settings (no I/O)
+    load/     the load engine, a library of its own (no kopf, no kubernetes)
+    cli/      the ``readygate`` command's front ends
+
+A layer imports only the layers below it. This module stays tiny on purpose: importing
 ``readygate`` must not pull in kopf, kubernetes or the load engine.
 """
 

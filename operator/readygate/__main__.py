@@ -2,6 +2,6 @@
 
 import sys
 
-from readygate.cli import main
+from readygate.cli.main import main
 
 sys.exit(main())

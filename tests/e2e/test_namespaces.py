@@ -3,7 +3,7 @@ the operator starts, and no other.
 
 kopf lists namespaces twice as it starts (once to seed, once to begin its watch); a namespace
 created between the two listings used to be served only once something modified it
-(readygate.namespaces). This test creates namespaces right through that start-up.
+(readygate.control.namespaces). This test creates namespaces right through that start-up.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from readygate.cli import main
+from readygate.cli.main import main
 
 pytestmark = pytest.mark.load
 

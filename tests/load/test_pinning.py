@@ -25,7 +25,7 @@ import pytest
 
 from readygate.load import LoadPlan
 from readygate.load.engine import run_load
-from readygate.prober import Prober
+from readygate.run.prober import Prober
 
 pytestmark = pytest.mark.load
 NAME = "svc.rebind.invalid"

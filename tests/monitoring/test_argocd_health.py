@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from readygate.results import CheckResult
-from readygate.status import RunView, compute_status
+from readygate.api.results import CheckResult
+from readygate.status.compute import RunView, compute_status
 
 from .luahealth import ARGOCD, HEALTH_LUA, run_health, to_lua
 

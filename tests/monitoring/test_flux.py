@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import yaml
 
-from readygate.parse import parse_spec
+from readygate.api.parse import parse_spec
 
 from .artifacts import ROOT
 

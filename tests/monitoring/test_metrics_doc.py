@@ -1,4 +1,5 @@
-"""docs/metrics.md lists exactly the metrics readygate.metrics registers, with type and labels."""
+"""docs/metrics.md lists exactly the metrics readygate.status.metrics registers, with type and
+labels."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import re
 
 from prometheus_client.metrics import MetricWrapperBase
 
-from readygate.metrics import Metrics
+from readygate.status.metrics import Metrics
 
 from .artifacts import ROOT
 

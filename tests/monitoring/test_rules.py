@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from readygate.metrics import Metrics
+from readygate.status.metrics import Metrics
 
 from .artifacts import (
     JOB,
@@ -102,7 +102,7 @@ def test_alerts_and_dashboard_use_only_metrics_the_operator_exports() -> None:
     used = set().union(*(metric_names(a.expr) for a in prometheus_rules()),
                        *(metric_names(q.expr) for q in panel_queries(dashboard())))
     assert used, "no readygate metric found in the alerts and the dashboard"
-    assert used <= exported, f"not exported by readygate.metrics: {sorted(used - exported)}"
+    assert used <= exported, f"not exported by readygate.status.metrics: {sorted(used - exported)}"
 
 
 def test_servicemonitor_selects_the_operator_metrics_service() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from readygate.diagnosis import LOG_LINES, explain, explaining_line, find_problem, trim_log
+from readygate.judge.diagnosis import LOG_LINES, explain, explaining_line, find_problem, trim_log
 
 GUNICORN_LOG = """[2026-01-01 00:00:00 +0000] [1] [INFO] Starting gunicorn 20.1.0
 [2026-01-01 00:00:00 +0000] [7] [ERROR] Exception in worker process

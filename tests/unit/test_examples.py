@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from readygate.parse import parse_spec
+from readygate.api.parse import parse_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = sorted([*ROOT.glob("examples/**/*.yaml"), *ROOT.glob("manifests/gitops/example/*.yaml")])

@@ -5,16 +5,16 @@ from __future__ import annotations
 
 import pytest
 
+from readygate.api.quantity import format_bytes, parse_quantity
+from readygate.api.results import CheckResult
+from readygate.api.spec import HttpCall, ResilienceCheck, SecurityCheck, StabilityCheck
+from readygate.judge.answers import Answer
+from readygate.judge.persistence import Restart, judge_persistence, render
+from readygate.judge.resilience import Disruption, judge_resilience, window_errors
+from readygate.judge.security import banner_of, judge_security, stack_trace_of
+from readygate.judge.stability import judge_stability, memory_of
+from readygate.judge.verdict import decide
 from readygate.load import LoadResult, Second
-from readygate.persistence import Restart, judge_persistence, render
-from readygate.prober import Answer
-from readygate.quantity import format_bytes, parse_quantity
-from readygate.resilience import Disruption, judge_resilience, window_errors
-from readygate.results import CheckResult
-from readygate.security import banner_of, judge_security, stack_trace_of
-from readygate.spec import HttpCall, ResilienceCheck, SecurityCheck, StabilityCheck
-from readygate.stability import judge_stability, memory_of
-from readygate.verdict import decide
 
 T = {"started_at": "a", "finished_at": "b"}
 OK = Answer(status=200, body="{}")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import kubernetes
 import pytest
 
-from readygate.kube import bearer_token
+from readygate.kube.client import bearer_token
 
 
 @pytest.mark.parametrize(("key", "value", "header"), [

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from readygate.api.parse import parse_spec
+from readygate.api.spec import LoadCheck
+from readygate.judge.load import check_result, plan_for, secret_refs
 from readygate.load import LoadResult, PlanError, judge
-from readygate.loadcheck import check_result, plan_for, secret_refs
-from readygate.loadrun import LoadRefused, RateBudget, peak_rate
-from readygate.parse import parse_spec
-from readygate.spec import LoadCheck
+from readygate.run.loadrunner import LoadRefused, RateBudget, peak_rate
 
 
 def load_of(**load: object) -> LoadCheck:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from readygate import manifests
-from readygate.parse import parse_spec
+from readygate.api.parse import parse_spec
+from readygate.kube import manifests
 
 CHECK = {"metadata": {"name": "web.v2", "namespace": "team", "uid": "u-1"}}
 

@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from readygate import gates
+from readygate.api.parse import SpecError, parse_spec
+from readygate.judge import gates
+from readygate.judge.load import check_result
+from readygate.kube.podstate import rollout
 from readygate.load import Failure, Judgement, LoadResult
-from readygate.loadcheck import check_result
-from readygate.metrics import Metrics, finished_checks, series_of, verdict_reached
-from readygate.parse import SpecError, parse_spec
-from readygate.podstate import rollout
+from readygate.status.metrics import Metrics, finished_checks, series_of, verdict_reached
 
 STATUS: dict[str, Any] = {
     "phase": "Passed", "verdict": "Passed", "score": 65, "runs": 1,

@@ -1,4 +1,4 @@
-"""readygate.namespaces against kopf's real observer code: listed namespaces are served."""
+"""readygate.control.namespaces against kopf's real observer code: listed namespaces are served."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from kopf._cogs.structs import references
 from kopf._core.reactor import observation
 
-from readygate.namespaces import apply_namespace_event, install
+from readygate.control.namespaces import apply_namespace_event, install
 
 PATTERNS = ["team-*"]
 
@@ -35,7 +35,7 @@ def served(processor: Any, *events: dict[str, Any]) -> set[Any]:
 
 def test_kopf_alone_ignores_a_namespace_seen_only_in_the_watch_listing() -> None:
     # The gap itself: if kopf starts applying listed namespaces, this fails and the
-    # workaround in readygate.namespaces can go.
+    # workaround in readygate.control.namespaces can go.
     original = observation.process_discovered_namespace_event
     if original is apply_namespace_event:  # pragma: no cover - installed by an earlier test
         pytest.fail("install() leaked out of its test")

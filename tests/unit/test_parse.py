@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from readygate.durations import format_duration, parse_duration
-from readygate.parse import SpecError, parse_spec
+from readygate.api.durations import format_duration, parse_duration
+from readygate.api.parse import SpecError, parse_spec
 
 DEPLOY = {"deploy": {"image": "example/app:1"}}
 

@@ -6,10 +6,11 @@ from typing import Any
 
 import pytest
 
-from readygate.plan import decide
-from readygate.probes import Sample, judge_liveness
-from readygate.spec import LivenessCheck
-from readygate.targets import url_refusal
+from readygate.api.spec import LivenessCheck
+from readygate.control.plan import decide
+from readygate.judge.answers import Sample
+from readygate.judge.health import judge_liveness
+from readygate.judge.targets import url_refusal
 
 SPEC = LivenessCheck(failure_threshold=3, max_flaps=1)
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import yaml
 
-from readygate import schema, spec
-from readygate.fields import json_name, meta_of
+from readygate.api import schema, spec
+from readygate.api.fields import json_name, meta_of
 
 ROOT = Path(__file__).resolve().parents[2]
 CRD_FILE = ROOT / "crds" / "readinesschecks.readygate.io.yaml"
@@ -19,7 +19,7 @@ CRD_FILE = ROOT / "crds" / "readinesschecks.readygate.io.yaml"
 def test_committed_crd_is_the_generated_one() -> None:
     committed = yaml.safe_load(CRD_FILE.read_text())
     assert committed == schema.crd(), (
-        "crds/ drifted from operator/readygate/spec.py: run "
+        "crds/ drifted from operator/readygate/api/spec.py: run "
         "`readygate crd -o crds/readinesschecks.readygate.io.yaml`")
 
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from readygate.conditions import merge_patch, set_condition
-from readygate.results import CheckResult, Diagnosis
-from readygate.status import RunView, compute_status
-from readygate.verdict import decide
+from readygate.api.results import CheckResult, Diagnosis
+from readygate.judge.verdict import decide
+from readygate.status.compute import RunView, compute_status
+from readygate.status.conditions import merge_patch, set_condition
 
 T0, T1, T2 = "2026-01-01T00:00:00Z", "2026-01-01T00:01:00Z", "2026-01-01T00:02:00Z"
 PASS = CheckResult(result="Passed", message="ok")

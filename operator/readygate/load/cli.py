@@ -4,7 +4,7 @@ Owns argument parsing (durations like ``30s``/``2m``/``200ms``, error rates like
 live progress line on stderr (only when stderr is a TTY or with ``--progress``), the final
 table (or ``--output json``) on stdout and the exit code: 0 Passed, 1 Failed, 2 Inconclusive or
 an error. Builds a ``LoadPlan`` (``plan.py``), runs it in this process or in worker processes
-(``workers.py``) and judges it (``thresholds.py``). The package CLI (``readygate.cli``)
+(``workers.py``) and judges it (``thresholds.py``). The package CLI (``readygate.cli.main``)
 dispatches ``readygate load`` here with the arguments after ``load``.
 """
 

@@ -27,8 +27,10 @@ from typing import Any
 from .errors import ConnectError
 from .plan import LoadPlan
 from .recorder import NS, Recorder
-from .result import LoadResult
+from .result import LoadResult, StressStep
 from .schedule import arrival_times, split_count, target_at
+from .stress import combine, step_plan, to_step
+from .thresholds import judge
 from .transport import Channel, Transport
 
 __all__ = ["LATE_NS", "Progress", "run_load"]
@@ -404,9 +406,7 @@ async def run_load(plan: LoadPlan, transport: Transport | None = None, *,
     tests. A stress plan runs its steps one after another (see ``stress.py``).
     """
     if plan.stress is not None:
-        from .stress import run_stress_inline
-
-        return await run_stress_inline(plan, transport, on_progress=on_progress)
+        return await _run_stress(plan, transport, on_progress=on_progress)
     if transport is None:
         from .client import HttpTransport
 
@@ -426,3 +426,19 @@ async def run_load(plan: LoadPlan, transport: Transport | None = None, *,
             task.cancel()
         for ch in list(run.channels):
             run._retire(ch)
+
+
+async def _run_stress(plan: LoadPlan, transport: Transport | None, *,
+                      on_progress: ProgressCallback | None = None) -> LoadResult:
+    """A stress plan in this process: one constant-rate step after another (``stress``)."""
+    assert plan.stress is not None
+    results: list[LoadResult] = []
+    steps: list[StressStep] = []
+    for rate in plan.stress.rates():
+        r = await run_load(step_plan(plan, rate), transport, on_progress=on_progress)
+        j = judge(r, plan.stress.thresholds)
+        results.append(r)
+        steps.append(to_step(rate, r, j))
+        if j.result != "Passed":
+            break
+    return combine(plan, results, steps)

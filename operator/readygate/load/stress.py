@@ -1,7 +1,7 @@
 """Stress runs: step the open-model rate up until the thresholds break; report the knee.
 
-Owns the stepping logic shared by the in-process runner (``run_stress_inline``, used by
-``engine.run_load``) and the multi-process runner (``workers.run_processes``): ``step_plan``
+Owns the stepping logic shared by the in-process runner (``engine.run_load`` steps through
+these helpers itself) and the multi-process runner (``workers.run_processes``): ``step_plan``
 makes the constant-rate plan of one step, ``combine`` joins the step results into one
 ``LoadResult`` whose ``stress`` report lists every step's verdict and the knee (the last rate
 that met the thresholds; None when even the first step failed). A step that is Failed or
@@ -12,18 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
 from .histogram import Histogram
 from .plan import LoadPlan
 from .result import LoadResult, Second, StressReport, StressStep
 from .thresholds import Judgement, judge
 
-if TYPE_CHECKING:
-    from .engine import ProgressCallback
-    from .transport import Transport
-
-__all__ = ["combine", "run_stress_inline", "step_plan"]
+__all__ = ["combine", "run_stress", "step_plan", "to_step"]
 
 
 def step_plan(plan: LoadPlan, rate: float) -> LoadPlan:
@@ -79,23 +74,6 @@ def run_stress(plan: LoadPlan, run_step: Callable[[LoadPlan], LoadResult]) -> Lo
     steps: list[StressStep] = []
     for rate in plan.stress.rates():
         r = run_step(step_plan(plan, rate))
-        j = judge(r, plan.stress.thresholds)
-        results.append(r)
-        steps.append(to_step(rate, r, j))
-        if j.result != "Passed":
-            break
-    return combine(plan, results, steps)
-
-
-async def run_stress_inline(plan: LoadPlan, transport: Transport | None, *,
-                            on_progress: ProgressCallback | None = None) -> LoadResult:
-    from .engine import run_load
-
-    assert plan.stress is not None
-    results: list[LoadResult] = []
-    steps: list[StressStep] = []
-    for rate in plan.stress.rates():
-        r = await run_load(step_plan(plan, rate), transport, on_progress=on_progress)
         j = judge(r, plan.stress.thresholds)
         results.append(r)
         steps.append(to_step(rate, r, j))

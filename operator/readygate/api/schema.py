@@ -1,0 +1,302 @@
+"""The ReadinessCheck CRD, generated from the spec dataclasses.
+
+Owns the translation of ``spec``'s classes and their ``fields`` metadata into a structural
+OpenAPI v3 schema, the status schema the operator writes, and the CRD object around them
+(names, printer columns, status subresource). ``crds/readinesschecks.readygate.io.yaml`` is
+this module's output, written by ``readygate crd``; a unit test fails when the file and the
+code drift. Validation here is plain OpenAPI (enum, bounds, patterns, ``oneOf`` of required
+fields), which every API server from 1.16 enforces; no CEL is relied on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from typing import Any
+
+from readygate.api import spec as spec_types
+from readygate.api.durations import PATTERN as DURATION_PATTERN
+from readygate.api.durations import format_duration
+from readygate.api.fields import has_default, json_name, meta_of
+from readygate.api.names import PHASES, RESULTS, TARGET_KINDS, VERDICTS
+
+GROUP = "readygate.io"
+VERSION = "v1alpha1"
+KIND = "ReadinessCheck"
+PLURAL = "readinesschecks"
+SINGULAR = "readinesscheck"
+SHORT_NAMES = ("rgc",)
+CATEGORIES = ("readygate",)
+CRD_NAME = f"{PLURAL}.{GROUP}"
+
+
+
+def unwrap_optional(tp: Any) -> tuple[Any, bool]:
+    """``(T, True)`` for ``T | None``, else ``(tp, False)``."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1 and len(typing.get_args(tp)) == 2:
+            return args[0], True
+        raise TypeError(f"unsupported union {tp!r}")
+    return tp, False
+
+
+def _duration_bounds(meta_min: float | None, meta_max: float | None) -> str:
+    parts = []
+    if meta_min is not None:
+        parts.append(f"at least {format_duration(meta_min)}")
+    if meta_max is not None:
+        parts.append(f"at most {format_duration(meta_max)}")
+    return (" A duration such as 500ms, 30s or 2m; " + " and ".join(parts) + ".") if parts else ""
+
+
+def type_schema(tp: Any) -> dict[str, Any]:
+    """The schema of a Python type used in the spec (without field-level metadata)."""
+    tp, _ = unwrap_optional(tp)
+    if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+        return object_schema(tp)
+    origin = typing.get_origin(tp)
+    if origin is tuple:
+        item, ellipsis = typing.get_args(tp)
+        if ellipsis is not Ellipsis:
+            raise TypeError(f"only tuple[T, ...] is supported, not {tp!r}")
+        return {"type": "array", "items": type_schema(item)}
+    if origin is dict:
+        key, value = typing.get_args(tp)
+        if key is not str:
+            raise TypeError(f"dict keys must be str, not {key!r}")
+        return {"type": "object", "additionalProperties": type_schema(value)}
+    simple = {str: "string", int: "integer", float: "number", bool: "boolean"}
+    if tp in simple:
+        return {"type": simple[tp]}
+    raise TypeError(f"unsupported spec type {tp!r}")
+
+
+def field_schema(f: dataclasses.Field[Any], tp: Any) -> dict[str, Any]:
+    meta = meta_of(f)
+    if meta.duration:
+        out: dict[str, Any] = {"type": "string", "pattern": DURATION_PATTERN}
+        description = meta.description + _duration_bounds(meta.minimum, meta.maximum)
+    else:
+        out = type_schema(tp)
+        description = meta.description
+        if meta.minimum is not None:
+            out["minimum"] = meta.minimum if out["type"] == "number" else int(meta.minimum)
+            if meta.exclusive_minimum:
+                out["exclusiveMinimum"] = True
+        if meta.maximum is not None:
+            out["maximum"] = meta.maximum if out["type"] == "number" else int(meta.maximum)
+    out = {"description": description, **out}
+    if meta.enum is not None:
+        out["enum"] = list(meta.enum)
+    if meta.pattern is not None:
+        out["pattern"] = meta.pattern
+    if meta.max_length is not None:
+        out["maxLength"] = meta.max_length
+    if meta.max_items is not None:
+        out["maxItems"] = meta.max_items
+    if meta.item_enum is not None:
+        out["items"]["enum"] = list(meta.item_enum)
+    if meta.item_pattern is not None:
+        out["items"]["pattern"] = meta.item_pattern
+    default = _schema_default(f)
+    if default is not None:
+        out["default"] = default
+    return out
+
+
+def _schema_default(f: dataclasses.Field[Any]) -> Any:
+    """The default shown by the API server, for scalars only (objects default in code)."""
+    meta = meta_of(f)
+    if meta.schema_default is not None:
+        return meta.schema_default
+    if f.default is dataclasses.MISSING or f.default is None:
+        return None
+    if meta.duration:
+        return format_duration(float(f.default))
+    if isinstance(f.default, (str, int, float, bool)):
+        return f.default
+    return None
+
+
+def object_schema(cls: type) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    properties: dict[str, Any] = {}
+    required: list[str] = []
+    for f in dataclasses.fields(cls):
+        name = json_name(f)
+        properties[name] = field_schema(f, hints[f.name])
+        if not has_default(f):
+            required.append(name)
+    out: dict[str, Any] = {"type": "object", "properties": properties}
+    if required:
+        out["required"] = required
+    if cls is spec_types.Target:
+        out["oneOf"] = [{"required": [k]} for k in TARGET_KINDS]
+    if cls in (spec_types.EnvVar, spec_types.Header):
+        out["oneOf"] = [{"required": ["value"]}, {"required": ["valueFrom"]}]
+    if cls is spec_types.LoadCheck:
+        out["not"] = {"required": ["rate", "users"]}
+    return out
+
+
+def _condition_schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": "A metav1.Condition.",
+        "required": ["type", "status", "lastTransitionTime", "reason", "message"],
+        "properties": {
+            "type": {"type": "string", "maxLength": 316},
+            "status": {"type": "string", "enum": ["True", "False", "Unknown"]},
+            "observedGeneration": {"type": "integer", "minimum": 0},
+            "lastTransitionTime": {"type": "string", "format": "date-time"},
+            "reason": {"type": "string", "maxLength": 1024},
+            "message": {"type": "string", "maxLength": 32768},
+        },
+    }
+
+
+def status_schema() -> dict[str, Any]:
+    free_object = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+    check = {
+        "type": "object",
+        "description": "One check's result with its evidence.",
+        "properties": {
+            "result": {"type": "string", "enum": list(RESULTS)},
+            "message": {"type": "string"},
+            "startedAt": {"type": "string", "format": "date-time"},
+            "finishedAt": {"type": "string", "format": "date-time"},
+            "measured": {
+                "type": "object",
+                "description": "Measured values, numbers with their unit in the key.",
+                "additionalProperties": {"type": "number"},
+            },
+            "evidence": {"type": "array", "items": {"type": "string"}, "maxItems": 50},
+            "warnings": {"type": "array", "items": {"type": "string"}, "maxItems": 20,
+                         "description": "Breaches the spec names as warnings (verdict "
+                                        "Conditional)."},
+        },
+    }
+    gate = {
+        "type": "object",
+        "description": "The pod readiness gate this check sets, and the pods it judged.",
+        "properties": {
+            "conditionType": {"type": "string"},
+            "verified": {"type": "integer", "description": "Pods whose gate is True."},
+            "failed": {"type": "integer", "description": "Pods whose gate is False."},
+            "pending": {"type": "integer", "description": "Pods not judged yet."},
+            "pods": {
+                "type": "array", "maxItems": 50,
+                "items": {"type": "object", "properties": {
+                    "pod": {"type": "string"},
+                    "result": {"type": "string", "enum": ["Passed", "Failed", "Pending",
+                                                          "Verifying"]},
+                    "message": {"type": "string"},
+                }},
+            },
+        },
+    }
+    return {
+        "type": "object",
+        "description": "Written by the operator only.",
+        "properties": {
+            "observedGeneration": {"type": "integer"},
+            "phase": {"type": "string", "enum": list(PHASES)},
+            "verdict": {"type": "string", "enum": list(VERDICTS)},
+            "warnings": {"type": "array", "items": {"type": "string"}, "maxItems": 20},
+            "notChecked": {"type": "array", "items": {"type": "string"},
+                           "description": "Score categories no check measured."},
+            "gate": gate,
+            "summary": {"type": "string"},
+            "score": {"type": "integer", "minimum": 0, "maximum": 100},
+            "scoreBreakdown": {"type": "object", "additionalProperties": {"type": "integer"}},
+            "target": {"type": "string", "description": "Where the checks were sent."},
+            "runStartedAt": {"type": "string", "format": "date-time"},
+            "lastVerdictAt": {"type": "string", "format": "date-time"},
+            "nextRunAt": {"type": "string", "format": "date-time"},
+            "runs": {"type": "integer", "description": "Runs started since creation."},
+            "conditions": {
+                "type": "array",
+                "items": _condition_schema(),
+                "x-kubernetes-list-type": "map",
+                "x-kubernetes-list-map-keys": ["type"],
+            },
+            "checks": {"type": "object", "additionalProperties": check},
+            "diagnosis": {
+                "type": "object",
+                "description": "Why the workload does not start.",
+                "properties": {
+                    "reason": {"type": "string"},
+                    "message": {"type": "string"},
+                    "pod": {"type": "string"},
+                    "container": {"type": "string"},
+                    "exitCode": {"type": "integer"},
+                    "restartCount": {"type": "integer"},
+                    "detectedAt": {"type": "string", "format": "date-time"},
+                    "crashedAt": {"type": "string", "format": "date-time",
+                                  "description": "When the diagnosed container exited."},
+                    "logTail": {"type": "array", "items": {"type": "string"}, "maxItems": 50},
+                },
+            },
+            "history": {"type": "array", "items": {"type": "string"}, "maxItems": 10},
+            "error": free_object,
+        },
+    }
+
+
+PRINTER_COLUMNS: tuple[dict[str, Any], ...] = (
+    {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+    {"name": "Verdict", "type": "string", "jsonPath": ".status.verdict"},
+    {"name": "Score", "type": "integer", "jsonPath": ".status.score"},
+    {"name": "P95ms", "type": "number", "jsonPath": ".status.checks.load.measured.p95Ms",
+     "description": "95th percentile latency of the load check, milliseconds."},
+    {"name": "Summary", "type": "string", "jsonPath": ".status.summary"},
+    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+)
+
+
+def crd() -> dict[str, Any]:
+    """The whole CustomResourceDefinition, ready to apply."""
+    spec_schema = object_schema(spec_types.CheckSpec)
+    spec_schema["description"] = (
+        "What to verify and how. The semantics of each check are in docs/checks.md of "
+        "readygate.")
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": CRD_NAME},
+        "spec": {
+            "group": GROUP,
+            "scope": "Namespaced",
+            "names": {
+                "kind": KIND,
+                "listKind": f"{KIND}List",
+                "plural": PLURAL,
+                "singular": SINGULAR,
+                "shortNames": list(SHORT_NAMES),
+                "categories": list(CATEGORIES),
+            },
+            "versions": [{
+                "name": VERSION,
+                "served": True,
+                "storage": True,
+                "subresources": {"status": {}},
+                "additionalPrinterColumns": [dict(c) for c in PRINTER_COLUMNS],
+                "schema": {"openAPIV3Schema": {
+                    "type": "object",
+                    "description": "A ReadinessCheck deploys or points at a workload, measures "
+                                   "its liveness, readiness and behaviour under load, and "
+                                   "writes the verdict with its evidence into status.",
+                    "required": ["spec"],
+                    "properties": {
+                        "apiVersion": {"type": "string"},
+                        "kind": {"type": "string"},
+                        "metadata": {"type": "object"},
+                        "spec": spec_schema,
+                        "status": status_schema(),
+                    },
+                }},
+            }],
+        },
+    }

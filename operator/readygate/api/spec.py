@@ -1,0 +1,430 @@
+"""The ReadinessCheck spec as frozen, typed dataclasses: the single source of truth of the API.
+
+Each field's description, bounds and default are declared once, here, with ``fields.field``.
+``schema`` generates the CRD's OpenAPI schema from these classes (``crds/`` holds its output,
+and a test fails when the two drift), and ``parse`` turns a resource's ``spec`` into these
+objects, enforcing the same bounds in code. Nothing here does I/O.
+
+Durations are float seconds in Python and strings such as ``30s`` in YAML.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+from readygate.api.durations import PATTERN as DURATION_PATTERN
+from readygate.api.fields import field
+
+# Caps on what a check may ask for; the schema and the parser both enforce them, and the load
+# engine enforces its own again.
+MAX_RATE = 10_000.0
+MAX_USERS = 1_000
+MAX_LOAD_DURATION = 3_600.0
+MAX_WORKERS = 16
+MAX_CONNECTIONS = 2_000
+MAX_REPLICAS = 20
+MAX_BUDGET = 3_600.0
+
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
+HTTP_PATH = r"^/[^\s]*$"
+HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
+URL = r"^https?://[^\s/?#]+([/?#][^\s]*)?$"
+THRESHOLD_NAMES = ("p50", "p95", "p99", "p999", "maxErrorRate", "minThroughput")
+POLICIES = ("Fail", "Warn", "Ignore")
+QUANTITY = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$"
+QUALIFIED_NAME = (r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+                  r"[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SecretKeyRef:
+    name: str = field("Name of a Secret in the check's namespace.", pattern=DNS_SUBDOMAIN,
+                      max_length=253)
+    key: str = field("Key inside the Secret whose value is used.", max_length=253,
+                     pattern=r"^[-._a-zA-Z0-9]+$")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ValueFrom:
+    secret_key_ref: SecretKeyRef = field("Read the value from a key of a Secret.")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class EnvVar:
+    name: str = field("Environment variable name.", pattern=ENV_NAME, max_length=256)
+    value: str | None = field("Literal value.", default=None, max_length=32_768)
+    value_from: ValueFrom | None = field(
+        "Take the value from a Secret instead of a literal.", default=None)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Resources:
+    requests: dict[str, str] = field(
+        "Resource requests (cpu, memory) of the workload's container, as in a Pod spec.",
+        default_factory=dict)
+    limits: dict[str, str] = field(
+        "Resource limits (cpu, memory) of the workload's container, as in a Pod spec.",
+        default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DeployTarget:
+    image: str = field("Container image of the workload to deploy and verify.", max_length=512,
+                       pattern=r"^[^\s]+$")
+    port: int = field("Port the workload's container listens on (HTTP).", default=8080,
+                      minimum=1, maximum=65535)
+    replicas: int = field("Number of pods to run.", default=1, minimum=1, maximum=MAX_REPLICAS)
+    command: tuple[str, ...] = field("Container entrypoint override.", default=(), max_items=64)
+    args: tuple[str, ...] = field("Container arguments.", default=(), max_items=256)
+    env: tuple[EnvVar, ...] = field("Environment of the container.", default=(), max_items=256)
+    resources: Resources | None = field(
+        "Requests and limits; when unset readygate requests 50m CPU / 64Mi and limits memory "
+        "to 256Mi.", default=None)
+    image_pull_policy: str = field(
+        "When the kubelet pulls the image.", default="IfNotPresent",
+        enum=("Always", "IfNotPresent", "Never"))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class WorkloadRef:
+    kind: str = field("Kind of the existing workload.", default="Deployment",
+                      enum=("Deployment", "StatefulSet"))
+    name: str = field("Name of the workload in the check's namespace.", pattern=DNS_SUBDOMAIN,
+                      max_length=253)
+    service: str | None = field(
+        "Service that fronts the workload; when unset, the Service in the namespace whose "
+        "selector matches the workload's pods is used.", default=None, pattern=DNS_LABEL,
+        max_length=63)
+    port: int | None = field("Service port to probe; defaults to the Service's first port.",
+                             default=None, minimum=1, maximum=65535)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ServiceRef:
+    name: str = field("Name of a Service in the check's namespace.", pattern=DNS_LABEL,
+                      max_length=63)
+    port: int | None = field("Service port to probe; defaults to the Service's first port.",
+                             default=None, minimum=1, maximum=65535)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Target:
+    deploy: DeployTarget | None = field(
+        "readygate creates a Deployment and a Service from this, owned by the check and removed "
+        "with it.", default=None)
+    workload_ref: WorkloadRef | None = field("An existing workload to verify.", default=None)
+    service: ServiceRef | None = field("An existing Service to verify.", default=None)
+    url: str | None = field(
+        "An HTTP(S) URL outside the cluster; allowed only for hosts on the operator's "
+        "allow-list. Link-local and metadata addresses are always refused.",
+        default=None, pattern=URL, max_length=2048)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LivenessCheck:
+    enabled: bool = field("Run the liveness check.", default=True)
+    path: str = field("HTTP path that answers 2xx while the process is alive.",
+                      default="/health", pattern=HTTP_PATH, max_length=1024)
+    period: float = field("Time between probes.", default=2.0, duration=True,
+                          minimum=0.1, maximum=300.0)
+    timeout: float = field("Probe timeout; a slower answer counts as a failure.", default=1.0,
+                           duration=True, minimum=0.05, maximum=60.0)
+    failure_threshold: int = field(
+        "Consecutive failed probes that fail the check.", default=3, minimum=1, maximum=100)
+    observe_for: float = field(
+        "How long liveness is observed after the workload became ready.", default=20.0,
+        duration=True, minimum=1.0, maximum=MAX_BUDGET)
+    max_flaps: int = field(
+        "Recoveries (failed then passing again) tolerated in the window; more is flapping and "
+        "fails the check.", default=1, minimum=0, maximum=100)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ReadinessCheckSpec:
+    path: str = field("HTTP path that answers 2xx once the service can take traffic.",
+                      default="/ready", pattern=HTTP_PATH, max_length=1024)
+    within: float = field(
+        "Time budget from the start of the run until the workload is ready; when it ends the "
+        "check fails.", default=120.0, duration=True, minimum=1.0, maximum=MAX_BUDGET)
+    period: float = field("Time between probes.", default=1.0, duration=True, minimum=0.1,
+                          maximum=60.0)
+    timeout: float = field("Probe timeout.", default=1.0, duration=True, minimum=0.05,
+                           maximum=60.0)
+    max_restarts: int = field(
+        "Container restarts tolerated while becoming ready; one more crash fails the check at "
+        "once, with the crash diagnosed.", default=0, minimum=0, maximum=100)
+    unschedulable_grace: float = field(
+        "How long a pod may stay Unschedulable before the check fails with the scheduler's "
+        "reason; raise it where a cluster autoscaler adds nodes on demand. A pod waiting for "
+        "its PersistentVolumeClaims to be bound is given the whole budget (`within`).",
+        default=20.0, duration=True, minimum=0.0, maximum=MAX_BUDGET)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Header:
+    name: str = field("Header name.", pattern=HEADER_NAME, max_length=256)
+    value: str | None = field("Literal header value.", default=None, max_length=8192)
+    value_from: ValueFrom | None = field(
+        "Take the value from a Secret; it never appears in status, events or logs.",
+        default=None)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LoadRequest:
+    method: str = field("HTTP method.", default="GET",
+                        enum=("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
+    path: str = field("Path (and query) of the request.", default="/", pattern=HTTP_PATH,
+                      max_length=2048)
+    headers: tuple[Header, ...] = field("Request headers.", default=(), max_items=64)
+    body: str | None = field("Request body.", default=None, max_length=1_048_576)
+    weight: int = field("Relative share of this request in the mix.", default=1, minimum=1,
+                        maximum=1000)
+    expect_status: tuple[int, ...] = field(
+        "Statuses counted as success; when empty, any 2xx or 3xx.", default=(), max_items=32)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LoadStage:
+    duration: float = field("Length of the stage.", duration=True, minimum=0.1,
+                            maximum=MAX_LOAD_DURATION)
+    target: float = field(
+        "Rate (open model, req/s) or users (closed model) reached at the end of the stage, "
+        "changing linearly from the previous stage's target.", minimum=0, maximum=MAX_RATE)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LoadStress:
+    start: float = field("First rate (req/s).", minimum=0.1, maximum=MAX_RATE,
+                         exclusive_minimum=False)
+    step: float = field("Rate added at each step (req/s).", minimum=0.1, maximum=MAX_RATE)
+    step_duration: float = field("Length of each step.", duration=True, minimum=1.0,
+                                 maximum=600.0)
+    max: float = field("Highest rate tried (req/s).", minimum=0.1, maximum=MAX_RATE)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LoadThresholds:
+    p50: float | None = field("Largest acceptable median latency.", default=None,
+                              duration=True, minimum=0.0, maximum=600.0)
+    p95: float | None = field("Largest acceptable 95th percentile latency.", default=None,
+                              duration=True, minimum=0.0, maximum=600.0)
+    p99: float | None = field("Largest acceptable 99th percentile latency.", default=None,
+                              duration=True, minimum=0.0, maximum=600.0)
+    p999: float | None = field("Largest acceptable 99.9th percentile latency.", default=None,
+                               duration=True, minimum=0.0, maximum=600.0, json_name="p999")
+    max_error_rate: float | None = field(
+        "Largest acceptable fraction of failed requests (0.01 = 1 %).", default=None,
+        minimum=0.0, maximum=1.0)
+    min_throughput: float | None = field("Smallest acceptable rate of completed requests "
+                                         "(req/s).", default=None, minimum=0.0, maximum=MAX_RATE)
+    min_samples: int = field(
+        "Fewer completed requests than this makes the result Inconclusive, never a pass.",
+        default=100, minimum=1, maximum=100_000_000)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class LoadCheck:
+    model: str = field(
+        "open: requests arrive at a constant rate and latency counts from the intended send "
+        "time; closed: a number of users send back to back.", default="open",
+        enum=("open", "closed"))
+    rate: float | None = field("Arrival rate for the open model (req/s).", default=None,
+                               minimum=0.1, maximum=MAX_RATE)
+    users: int | None = field("Concurrent users for the closed model.", default=None,
+                              minimum=1, maximum=MAX_USERS)
+    duration: float = field("How long the load runs (without stages).", default=30.0,
+                            duration=True, minimum=1.0, maximum=MAX_LOAD_DURATION)
+    stages: tuple[LoadStage, ...] = field(
+        "Ramp, spike or soak profile; replaces rate/users and duration.", default=(),
+        max_items=32)
+    stress: LoadStress | None = field(
+        "Step the rate up until a threshold breaks and report the knee.", default=None)
+    connections: int = field("Most requests in flight at once (open model).", default=256,
+                             minimum=1, maximum=MAX_CONNECTIONS)
+    timeout: float = field("Per-request timeout; a timeout counts as an error.", default=5.0,
+                           duration=True, minimum=0.01, maximum=120.0)
+    requests: tuple[LoadRequest, ...] = field(
+        "The request mix; when empty, GET /.", default=(), max_items=64)
+    thresholds: LoadThresholds = field("What the measured load must meet.",
+                                       default_factory=LoadThresholds)
+    workers: int = field(
+        "Kubernetes Job pods that share the load; 1 runs it in the operator's own pod (in a "
+        "separate process).", default=1, minimum=1, maximum=MAX_WORKERS)
+    warn_only: tuple[str, ...] = field(
+        "Thresholds whose breach is a warning (verdict Conditional) instead of a failure.",
+        default=(), max_items=6, item_enum=THRESHOLD_NAMES)
+
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ResilienceCheck:
+    kill_pods: int = field("Target pods deleted at once (the oldest first).", default=1,
+                           minimum=1, maximum=MAX_REPLICAS)
+    after: float = field(
+        "When to delete them: this long after the load started (or after readiness when there "
+        "is no load).", default=5.0, duration=True, minimum=0.0, maximum=MAX_LOAD_DURATION)
+    max_recovery: float = field(
+        "Longest acceptable time from the deletion until every replica is Ready again and the "
+        "service answers its readiness path.", default=300.0, duration=True, minimum=1.0,
+        maximum=MAX_BUDGET)
+    max_error_rate: float | None = field(
+        "Error budget: largest acceptable fraction of failed requests between the deletion and "
+        "the recovery. Unset: errors are reported, not judged.", default=None, minimum=0.0,
+        maximum=1.0)
+    grace_period: float = field(
+        "Grace period of the deletions: 1s kills the containers almost at once, like a crash; "
+        "longer lets them shut down gracefully.", default=1.0, duration=True, minimum=1.0,
+        maximum=300.0)
+    probe_rate: float = field(
+        "Requests per second sent to the readiness path during the disruption when the check "
+        "has no load.", default=10.0, minimum=1.0, maximum=100.0)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class HttpCall:
+    method: str = field("HTTP method.", default="GET",
+                        enum=("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE"))
+    path: str = field("Path (and query); {token} is replaced by the run's random token.",
+                      pattern=HTTP_PATH, max_length=2048)
+    headers: tuple[Header, ...] = field("Request headers.", default=(), max_items=64)
+    body: str | None = field("Request body; {token} is replaced by the run's random token.",
+                             default=None, max_length=65_536)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class RestartRef:
+    kind: str = field("Kind of the workload to restart.", default="Deployment",
+                      enum=("Deployment", "StatefulSet"))
+    name: str = field("Its name, in the check's namespace.", pattern=DNS_SUBDOMAIN,
+                      max_length=253)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PersistenceCheck:
+    write: HttpCall = field("The request that stores a value (must answer 2xx).")
+    read_back: HttpCall = field(
+        "The request that reads it back after the restart; it must answer 2xx with the token "
+        "in its body.")
+    restart: RestartRef | None = field(
+        "What to restart between the two: a dependency such as the database. Unset: the "
+        "target's own workload. Its pods are deleted and recreated by their controller.",
+        default=None)
+    within: float = field("Time budget for the restarted workload to be Ready again.",
+                          default=120.0, duration=True, minimum=1.0, maximum=MAX_BUDGET)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class StabilityCheck:
+    max_memory_growth: str | None = field(
+        "Largest acceptable growth of a container's working-set memory during the load, as a "
+        "quantity (64Mi). Unset: reported, not judged.", default=None, pattern=QUANTITY,
+        max_length=32)
+    max_restarts: int = field("Container restarts tolerated during the load.", default=0,
+                              minimum=0, maximum=100)
+    sample_every: float = field("Time between memory samples.", default=5.0, duration=True,
+                                minimum=1.0, maximum=300.0)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class SecurityCheck:
+    require_auth: tuple[str, ...] = field(
+        "Paths that must refuse a request without credentials (401 or 403).", default=(),
+        max_items=64, item_pattern=HTTP_PATH)
+    banners: str = field(
+        "Responses that disclose the server software and version (Server: gunicorn/20.1.0, "
+        "X-Powered-By): fail the check, warn, or ignore.", default="Warn", enum=POLICIES)
+    stack_traces: str = field(
+        "Error responses that contain a stack trace: fail the check, warn, or ignore.",
+        default="Fail", enum=POLICIES)
+    probe_paths: tuple[str, ...] = field(
+        "Paths requested to look at responses and errors; a path that does not exist is "
+        "always added.", default=("/",), max_items=32, item_pattern=HTTP_PATH)
+    samples: int = field("Requests sent to each probe path.", default=20, minimum=1,
+                         maximum=500)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Gate:
+    pod_readiness_gate: str = field(
+        "Condition type of the pod readiness gate this check sets on the target's pods, such "
+        "as readygate.io/orders-api. Pods that declare it in spec.readinessGates stay un-Ready "
+        "until the operator has verified them; for a deploy target the gate is added to the "
+        "pod template.", pattern=QUALIFIED_NAME, max_length=316)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class Schedule:
+    every: float = field("Run the checks again this long after each verdict.", duration=True,
+                         minimum=60.0, maximum=7 * 24 * 3600.0)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class CheckSpec:
+    target: Target = field("What to verify: exactly one of deploy, workloadRef, service, url.")
+    liveness: LivenessCheck = field("Liveness observed over a window after readiness.",
+                                    default_factory=LivenessCheck)
+    readiness: ReadinessCheckSpec = field("Readiness and its time budget.",
+                                          default_factory=ReadinessCheckSpec)
+    load: LoadCheck | None = field("Load to apply after readiness, and its thresholds.",
+                                   default=None)
+    resilience: ResilienceCheck | None = field(
+        "Delete target pods (during the load, when there is one) and measure the recovery.",
+        default=None)
+    persistence: PersistenceCheck | None = field(
+        "Write through the service, restart the workload or a dependency, read it back.",
+        default=None)
+    stability: StabilityCheck | None = field(
+        "Watch container memory and restarts while the load runs.", default=None)
+    security: SecurityCheck | None = field(
+        "Probe for unauthenticated access, disclosed server versions and leaked stack traces.",
+        default=None)
+    gate: Gate | None = field("Pod readiness gate set by this check.", default=None)
+    schedule: Schedule | None = field("Periodic re-verification.", default=None)
+
+
+TargetKind = Literal["deploy", "workloadRef", "service", "url"]
+
+
+def target_kind(target: Target) -> TargetKind:
+    """The one target set (``parse`` guarantees there is exactly one)."""
+    if target.deploy is not None:
+        return "deploy"
+    if target.workload_ref is not None:
+        return "workloadRef"
+    if target.service is not None:
+        return "service"
+    return "url"
+
+
+__all__ = [
+    "DURATION_PATTERN",
+    "CheckSpec",
+    "DeployTarget",
+    "EnvVar",
+    "Gate",
+    "Header",
+    "HttpCall",
+    "LivenessCheck",
+    "LoadCheck",
+    "LoadRequest",
+    "LoadStage",
+    "LoadStress",
+    "LoadThresholds",
+    "PersistenceCheck",
+    "ReadinessCheckSpec",
+    "ResilienceCheck",
+    "Resources",
+    "RestartRef",
+    "Schedule",
+    "SecretKeyRef",
+    "SecurityCheck",
+    "ServiceRef",
+    "StabilityCheck",
+    "Target",
+    "ValueFrom",
+    "WorkloadRef",
+    "target_kind",
+]

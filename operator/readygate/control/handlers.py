@@ -1,0 +1,107 @@
+"""kopf wiring, and nothing else: settings at start-up, one supervisor daemon per check.
+
+Deliberate kopf settings (see docs/operator.md): our own finalizer name; kopf's progress and
+diff-base kept in annotations with our prefix (never in ``status``, which only the writer owns);
+watch timeouts so a silently dropped watch is re-established; standalone mode (one replica,
+``Recreate`` strategy) instead of kopf peering. Handlers return nothing, so kopf writes nothing
+into ``status`` on their behalf.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+from typing import Any
+
+import kopf
+
+from readygate.api import schema
+from readygate.api.settings import Settings, from_env
+from readygate.control.supervisor import Supervisor
+from readygate.kube.client import Kube, KubeError, load_config
+from readygate.run.gatekeeper import release
+from readygate.run.loadrunner import RateBudget, run_load_check
+from readygate.run.prober import Prober
+from readygate.run.runner import Runtime
+from readygate.status.metrics import Metrics
+
+PREFIX = schema.GROUP
+
+
+@kopf.on.startup()
+async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: kopf.Logger,
+                    **_: Any) -> None:
+    settings.persistence.finalizer = f"{PREFIX}/finalizer"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=PREFIX)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+        prefix=PREFIX, key="last-handled-configuration")
+    settings.watching.server_timeout = 300
+    settings.watching.client_timeout = 330
+    settings.watching.connect_timeout = 10
+    settings.networking.request_timeout = 60
+    settings.posting.level = logging.INFO
+    settings.peering.standalone = True
+    # Exact namespaces (or the whole cluster): no run-time discovery of namespaces and CRDs,
+    # so the operator needs no list/watch on them (see docs/operator.md).
+    settings.scanning.disabled = not getattr(memo, "scan", True)
+    load_config()
+    kube = Kube()
+    config = await _with_worker_image(from_env(), kube, logger)
+    metrics = Metrics()
+    metrics.load_rate_limit.set(config.max_total_rate)
+    if config.metrics_port:
+        metrics.serve(config.metrics_port)
+    memo.runtime = Runtime(settings=config, kube=kube, prober=Prober(),
+                           rate_budget=RateBudget(config.max_total_rate,
+                                                  on_change=metrics.load_rate_in_use.set),
+                           metrics=metrics, load_runner=run_load_check)
+    logger.info("readygate is ready; watching ReadinessChecks (metrics on :%s)",
+                config.metrics_port or "off")
+
+
+async def _with_worker_image(config: Settings, kube: Kube, logger: kopf.Logger) -> Settings:
+    """Load Job pods run the operator's own image: find it from our pod (downward API)."""
+    pod, namespace = os.environ.get("POD_NAME"), os.environ.get("POD_NAMESPACE")
+    if config.worker_image or not pod or not namespace:
+        return config
+    try:
+        me = await kube.get_pod(namespace, pod)
+    except KubeError as exc:
+        logger.warning("cannot read my own pod %s/%s (%s); distributed load needs "
+                       "READYGATE_WORKER_IMAGE", namespace, pod, exc)
+        return config
+    containers = (me.get("spec") or {}).get("containers") or []
+    image = containers[0].get("image") if containers else None
+    return dataclasses.replace(config, worker_image=image) if image else config
+
+
+@kopf.on.cleanup()
+async def shutdown(memo: kopf.Memo, **_: Any) -> None:
+    runtime: Runtime | None = getattr(memo, "runtime", None)
+    if runtime is not None:
+        await runtime.prober.aclose()
+        runtime.kube.close()
+
+
+@kopf.on.delete(schema.GROUP, schema.VERSION, schema.PLURAL)
+async def forget(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+    """The check is going: release its pod readiness gates and drop its metric series (its
+    children go by ownerReferences)."""
+    runtime: Runtime = memo.runtime
+    namespace, name = str(body.metadata.namespace), str(body.metadata.name)
+    runtime.metrics.forget(namespace, name)
+    spec: dict[str, Any] = dict(body.spec or {})
+    ctype = (spec.get("gate") or {}).get("podReadinessGate")
+    if isinstance(ctype, str) and ctype:
+        released = await release(runtime.kube, namespace, ctype)
+        logger.info("released the readiness gate %s of %d pod(s)", ctype, released)
+
+
+@kopf.daemon(schema.GROUP, schema.VERSION, schema.PLURAL, cancellation_timeout=15.0)
+async def supervise(body: kopf.Body, stopped: kopf.DaemonStopped, memo: kopf.Memo,
+                    **_: Any) -> None:
+    def event(kind: str, reason: str, message: str) -> None:
+        kopf.event(body, type=kind, reason=reason, message=message)
+
+    await Supervisor(memo.runtime, body, event).loop(stopped)

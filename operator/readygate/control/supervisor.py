@@ -1,0 +1,170 @@
+"""The loop that watches over one ReadinessCheck for as long as it exists (a kopf daemon body).
+
+Each turn it observes the resource (kopf keeps ``body`` current), asks ``plan.decide`` what to
+do, and acts: parse the spec (an invalid one becomes an ``Error`` status, permanently, until the
+spec changes), start a ``runner.CheckRunner`` as a task, replace it when the spec changes,
+re-run it on schedule, or retry it with backoff when the operator (not the target) failed.
+A fault in one check's supervisor never reaches another's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import copy
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from readygate.api.clock import utc_now
+from readygate.api.names import RunReason
+from readygate.api.parse import SpecError, parse_spec
+from readygate.api.spec import CheckSpec
+from readygate.control.plan import decide
+from readygate.run.gatekeeper import Gatekeeper
+from readygate.run.runner import CheckRunner, Runtime
+from readygate.status.compute import RunView
+from readygate.status.writer import EventSink, StatusWriter
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF = 60.0
+
+
+class Supervisor:
+    def __init__(self, runtime: Runtime, body: Mapping[str, Any],
+                 events: EventSink | None = None) -> None:
+        self.rt = runtime
+        self.body = body
+        meta = body["metadata"]
+        self.namespace: str = meta["namespace"]
+        self.name: str = meta["name"]
+        self.writer = StatusWriter(runtime.kube, self.namespace, self.name,
+                                   copy.deepcopy(dict(body.get("status") or {})), events,
+                                   metrics=runtime.metrics,
+                                   resource_version=meta.get("resourceVersion"))
+        runtime.metrics.observe(self.namespace, self.name, self.writer.current)
+        self.gatekeeper = Gatekeeper(runtime.kube, runtime.prober, body, self.writer)
+        self.task: asyncio.Task[RunView] | None = None
+        self.task_generation: int | None = None
+        self.failures = 0
+        self.retry_at = 0.0
+
+    def _snapshot(self) -> dict[str, Any]:
+        return {"metadata": copy.deepcopy(dict(self.body["metadata"])),
+                "spec": copy.deepcopy(dict(self.body.get("spec") or {}))}
+
+    async def loop(self, stopped: Any) -> None:
+        metrics = self.rt.metrics
+        try:
+            while not stopped:
+                metrics.reconciles.inc()
+                with metrics.reconcile_duration.time():
+                    try:
+                        wait = await self.turn()
+                    except Exception:
+                        metrics.reconcile_errors.inc()
+                        log.exception("%s/%s: reconcile failed; retrying", self.namespace,
+                                      self.name)
+                        wait = self._back_off()
+                await stopped.wait(wait)
+        finally:
+            await self.gatekeeper.stop()
+            await self._cancel()
+
+    async def turn(self) -> float:
+        self._reap()
+        if self.task is None:
+            await self._resync()
+        generation = int(self.body["metadata"].get("generation") or 1)
+        status = self.writer.current
+        snapshot = self._snapshot()
+        spec: CheckSpec | None
+        try:
+            spec = parse_spec(snapshot["spec"])
+        except SpecError:
+            spec = None
+        every = spec.schedule.every if spec is not None and spec.schedule else None
+        if spec is not None:
+            await self.gatekeeper.turn(spec, generation)
+        d = decide(generation=generation, status=status, running=self.task_generation,
+                   now=time.time(), every=every, poll=self.rt.settings.poll_interval)
+        if d.action == "wait":
+            return d.wait
+        if d.action == "restart":
+            log.info("%s/%s: spec changed, replacing the running check", self.namespace,
+                     self.name)
+            await self._cancel()
+            self.failures = 0
+            self.retry_at = 0.0
+        if time.monotonic() < self.retry_at:
+            return min(1.0, self.retry_at - time.monotonic())
+        reason: RunReason = d.reason or "NewGeneration"
+        if reason == "Resumed" and self.failures:
+            reason = "Retry"
+        await self._start(snapshot, generation, reason)
+        return self.rt.settings.poll_interval
+
+    async def _start(self, snapshot: dict[str, Any], generation: int, reason: RunReason) -> None:
+        run = int(self.writer.current.get("runs") or 0) + 1
+        try:
+            spec = parse_spec(snapshot["spec"])
+        except SpecError as exc:
+            view = RunView(generation=generation, run=run, reason=reason, phase="Error",
+                           started_at=utc_now(), error=str(exc))
+            await self.writer.write_view(view)
+            return
+        runner = CheckRunner(self.rt, snapshot, spec, self.writer, run=run, reason=reason)
+        self.task = asyncio.create_task(runner.execute(), name=f"check {self.namespace}/"
+                                                              f"{self.name}")
+        self.task_generation = generation
+
+    async def _resync(self) -> None:
+        """Between runs, put back a status someone else changed (the writer owns it).
+
+        kopf keeps ``body`` current from its watch. When the stored status differs from what
+        the writer last wrote, at another resourceVersion, the writer adopts the stored one and
+        rewrites what it computes from its last view (a no-op when nothing it owns changed).
+        """
+        meta = self.body.get("metadata") or {}
+        stored = dict(self.body.get("status") or {})
+        version = meta.get("resourceVersion")
+        if stored == self.writer.current or version == self.writer.resource_version:
+            return
+        self.writer.current = copy.deepcopy(stored)
+        self.writer.resource_version = str(version) if version else None
+        if await self.writer.rewrite():
+            log.info("%s/%s: status was changed by someone else; restored it", self.namespace,
+                     self.name)
+
+    def _reap(self) -> None:
+        task = self.task
+        if task is None or not task.done():
+            return
+        self.task = None
+        self.task_generation = None
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is None:
+            self.failures = 0
+            return
+        self.rt.metrics.reconcile_errors.inc()
+        delay = self._back_off()
+        self.retry_at = time.monotonic() + delay
+        log.warning("%s/%s: run failed on an operator-side error (%s: %s); retrying in %.0fs",
+                    self.namespace, self.name, type(exc).__name__, exc, delay,
+                    exc_info=exc)
+
+    def _back_off(self) -> float:
+        """One more operator-side failure (of a turn or of a run): seconds until the next try,
+        doubling from 2 s up to ``MAX_BACKOFF``. A run that finishes resets the count."""
+        self.failures += 1
+        return min(MAX_BACKOFF, 2.0 ** min(6, self.failures))
+
+    async def _cancel(self) -> None:
+        task, self.task, self.task_generation = self.task, None, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

@@ -1,0 +1,4 @@
+"""Every pure decider: samples, answers and observations in, a ``CheckResult`` (or a decision)
+out. Health, security, persistence, stability, resilience, load thresholds, crash diagnosis,
+readiness gates, the target policy and the verdict. No I/O, no kopf, kubernetes or httpx; may
+use ``api`` and the ``load`` library's result types."""

@@ -1,0 +1,172 @@
+"""Setting a check's pod readiness gate: verify each new gated pod, then let it (or not) count as
+Ready.
+
+Acting side of ``gates``. Each supervisor turn of a check with ``spec.gate`` lists the pods of
+the namespace that declare the gate's condition type, starts a verification for each pod whose
+containers are ready and that has no verdict yet (at most ``CONCURRENCY`` at once), and writes
+``status.gate`` through the writer. A verification asks the pod itself, at its IP, for the
+readiness path (within ``readiness.within``) and then observes the liveness path over
+``liveness.observeFor``, like the check's own run does through the Service; the verdict is
+patched on ``pods/status`` as that one condition (``kube.patch_pod_condition``). ``release``
+sets every gate of a deleted check True, so its pods are not held un-Ready forever.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from readygate.api.clock import utc_now
+from readygate.api.spec import CheckSpec
+from readygate.judge import gates
+from readygate.judge.answers import Sample
+from readygate.judge.health import judge_liveness
+from readygate.judge.targets import TargetError, pod_port_number
+from readygate.kube.client import Kube, KubeError
+from readygate.kube.podstate import live
+from readygate.run.prober import Prober
+from readygate.run.resolver import resolve
+from readygate.status.writer import StatusWriter
+
+log = logging.getLogger(__name__)
+CONCURRENCY = 4
+
+
+class Gatekeeper:
+    def __init__(self, kube: Kube, prober: Prober, check: Mapping[str, Any],
+                 writer: StatusWriter) -> None:
+        self.kube = kube
+        self.prober = prober
+        self.check = check
+        self.namespace: str = check["metadata"]["namespace"]
+        self.writer = writer
+        self.tasks: dict[str, asyncio.Task[None]] = {}  # pod uid -> verification
+        self.port: tuple[int, int | str | None] | None = None  # (generation, pod port)
+        self.slots = asyncio.Semaphore(CONCURRENCY)
+        self.ctype: str | None = None  # the condition type of the last turn
+
+    async def turn(self, spec: CheckSpec, generation: int) -> None:
+        ctype = spec.gate.pod_readiness_gate if spec.gate is not None else None
+        if self.ctype is not None and ctype != self.ctype:
+            # the gate was renamed or dropped from the spec: never leave pods held by it
+            await self.stop()
+            await release(self.kube, self.namespace, self.ctype)
+        self.ctype = ctype
+        if ctype is None:
+            if self.writer.gate is not None:
+                await self.writer.write_gate(None)
+            return
+        self.tasks = {uid: t for uid, t in self.tasks.items() if not t.done()}
+        pods = [p for p in live(await self.kube.list_all_pods(self.namespace))
+                if gates.declares(p, ctype)]
+        seen: list[gates.PodGate] = []
+        for pod in pods:
+            uid = pod["metadata"]["uid"]
+            action = gates.decide_pod(pod, ctype, generation, uid in self.tasks)
+            mine = gates.find_condition(pod, ctype) or {}
+            if action == "verify":
+                port = await self._pod_port(spec, generation)
+                self.tasks[uid] = asyncio.create_task(
+                    self._verify(pod, spec, generation, port),
+                    name=f"gate {self.namespace}/{pod['metadata']['name']}")
+                action = "verifying"
+            seen.append(gates.PodGate(pod["metadata"]["name"], action,
+                                      str(mine.get("message", ""))))
+        await self.writer.write_gate(gates.summary(ctype, seen))
+
+    async def stop(self) -> None:
+        tasks, self.tasks = list(self.tasks.values()), {}
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _pod_port(self, spec: CheckSpec, generation: int) -> int | str | None:
+        if self.port is not None and self.port[0] == generation:
+            return self.port[1]
+        if spec.target.deploy is not None:
+            port: int | str | None = spec.target.deploy.port
+        else:
+            try:
+                port = (await resolve(self.kube, self.check, spec, ())).pod_port
+            except TargetError as exc:
+                log.info("%s/%s: gate: %s", self.namespace, self.check["metadata"]["name"], exc)
+                port = None
+        self.port = (generation, port)
+        return port
+
+    async def _verify(self, pod: Mapping[str, Any], spec: CheckSpec, generation: int,
+                      port: int | str | None) -> None:
+        async with self.slots:
+            ok, message = await self._judge(pod, spec, port)
+        ctype = spec.gate.pod_readiness_gate if spec.gate else ""
+        if not ok:
+            message = f"{message} {gates.generation_mark(generation)}"
+        reason = gates.REASON_VERIFIED if ok else gates.REASON_FAILED
+        name = pod["metadata"]["name"]
+        try:
+            fresh = await self.kube.get_pod(self.namespace, name)
+            cond = gates.condition(ctype, ok, reason, message, utc_now(),
+                                   gates.find_condition(fresh, ctype))
+            await self.kube.patch_pod_condition(self.namespace, name, pod["metadata"]["uid"],
+                                                cond)
+            log.info("%s/%s: gate %s=%s: %s", self.namespace, name, ctype, cond["status"],
+                     message)
+        except KubeError as exc:  # the pod went away or was replaced: nothing to gate
+            log.info("%s/%s: gate not set: %s", self.namespace, name, exc)
+
+    async def _judge(self, pod: Mapping[str, Any], spec: CheckSpec,
+                     port: int | str | None) -> tuple[bool, str]:
+        number = pod_port_number(pod, port)
+        ip = (pod.get("status") or {}).get("podIP")
+        if number is None or not ip:
+            return False, "no pod IP or port to verify (is the target's port right?)"
+        base = f"http://{ip}:{number}"
+        ready = spec.readiness
+        started = time.monotonic()
+        last: Sample | None = None
+        while True:
+            last = await self.prober.get(base + ready.path, timeout=ready.timeout,
+                                         at=time.monotonic() - started)
+            if last.ok:
+                break
+            if time.monotonic() - started >= ready.within:
+                return False, (f"not ready within {ready.within:.0f}s: "
+                               f"{last.describe(ready.path)}")
+            await asyncio.sleep(ready.period)
+        live_spec = spec.liveness
+        if not live_spec.enabled:
+            return True, f"{ready.path} answered 2xx"
+        samples = await self.prober.window(base + live_spec.path, period=live_spec.period,
+                                           timeout=live_spec.timeout,
+                                           duration=live_spec.observe_for)
+        verdict = judge_liveness(samples, live_spec, restarts=0, started_at="", finished_at="")
+        if verdict.result != "Passed":
+            return False, f"liveness {verdict.result.lower()}: {verdict.message}"
+        return True, f"ready, and {verdict.message}"
+
+
+async def release(kube: Kube, namespace: str, ctype: str) -> int:
+    """Set the gate True on every pod that declares it (the check is gone); returns how many."""
+    released = 0
+    for pod in live(await kube.list_all_pods(namespace)):
+        if not gates.declares(pod, ctype):
+            continue
+        mine = gates.find_condition(pod, ctype)
+        if mine is not None and mine.get("status") == "True":
+            continue
+        cond = gates.condition(ctype, True, gates.REASON_RELEASED,
+                               "the ReadinessCheck that set this gate was deleted", utc_now(),
+                               mine)
+        try:
+            await kube.patch_pod_condition(namespace, pod["metadata"]["name"],
+                                           pod["metadata"]["uid"], cond)
+            released += 1
+        except KubeError as exc:
+            log.info("%s/%s: gate not released: %s", namespace, pod["metadata"]["name"], exc)
+    return released

@@ -1,0 +1,122 @@
+"""Turning a check's ``spec.target`` into an ``Endpoint``: create the owned workload of a
+``deploy`` target, find the Service of a ``workloadRef``, look up a ``service``, or vet a ``url``
+against the target policy.
+
+Acting side (it calls ``kube``), but it decides nothing itself: manifests come from
+``manifests``, the URL policy from ``targets.url_refusal``. Everything the user can get wrong
+(a missing Deployment, a headless Service, a port the Service lacks, a URL off the allow-list)
+raises ``TargetError`` with the fix in its message; API faults propagate as ``KubeError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Mapping
+from typing import Any
+from urllib.parse import urlsplit
+
+from readygate.api.spec import CheckSpec
+from readygate.judge.targets import Endpoint, TargetError, url_refusal
+from readygate.kube import manifests
+from readygate.kube.client import Kube, KubeError, NotFound
+
+
+async def resolve(kube: Kube, check: Mapping[str, Any], spec: CheckSpec,
+                  allowlist: tuple[str, ...]) -> Endpoint:
+    namespace: str = check["metadata"]["namespace"]
+    t = spec.target
+    if t.deploy is not None:
+        dep = manifests.deployment(check, spec)
+        try:
+            await kube.ensure(namespace, dep)
+            svc = await kube.ensure(namespace, manifests.service(check, spec))
+        except KubeError as exc:
+            if exc.status in (400, 403, 422):
+                raise TargetError(f"cannot create the workload: {exc}") from exc
+            raise
+        selector = dict(dep["spec"]["selector"]["matchLabels"])
+        return service_endpoint(namespace, svc, t.deploy.port, selector,
+                                ("Deployment", dep["metadata"]["name"]))
+    if t.workload_ref is not None:
+        ref = t.workload_ref
+        wl = await workload(kube, namespace, ref.kind, ref.name)
+        spec_ = wl.get("spec") or {}
+        selector = dict((spec_.get("selector") or {}).get("matchLabels") or {})
+        pod_labels = ((spec_.get("template") or {}).get("metadata") or {}).get("labels") or {}
+        svc = await _find_service(kube, namespace, ref.service, pod_labels, ref.kind, ref.name)
+        return service_endpoint(namespace, svc, ref.port, selector, (ref.kind, ref.name))
+    if t.service is not None:
+        try:
+            svc = await kube.get_service(namespace, t.service.name)
+        except NotFound:
+            raise TargetError(f"Service {t.service.name} not found in namespace "
+                              f"{namespace}") from None
+        sel = (svc.get("spec") or {}).get("selector") or None
+        return service_endpoint(namespace, svc, t.service.port, sel, None)
+    assert t.url is not None
+    return await _url_endpoint(t.url, allowlist)
+
+
+async def workload(kube: Kube, namespace: str, kind: str, name: str) -> dict[str, Any]:
+    """An existing Deployment or StatefulSet; TargetError when it is not there."""
+    try:
+        if kind == "Deployment":
+            return await kube.get_deployment(namespace, name)
+        return await kube.get_statefulset(namespace, name)
+    except NotFound:
+        raise TargetError(f"{kind} {name} not found in namespace {namespace}") from None
+
+
+async def _find_service(kube: Kube, namespace: str, name: str | None,
+                        pod_labels: Mapping[str, str], kind: str,
+                        workload_name: str) -> dict[str, Any]:
+    if name:
+        try:
+            return await kube.get_service(namespace, name)
+        except NotFound:
+            raise TargetError(f"Service {name} not found in namespace {namespace}") from None
+    for svc in await kube.list_services(namespace):
+        sel = (svc.get("spec") or {}).get("selector") or {}
+        if sel and all(pod_labels.get(k) == v for k, v in sel.items()):
+            return svc
+    raise TargetError(f"no Service in namespace {namespace} selects the pods of {kind} "
+                      f"{workload_name}; name one in spec.target.workloadRef.service")
+
+
+def service_endpoint(namespace: str, svc: Mapping[str, Any], port: int | None,
+                     selector: dict[str, str] | None,
+                     workload_ref: tuple[str, str] | None) -> Endpoint:
+    """The Endpoint of one port of a Service (its cluster IP), with the pods behind it."""
+    spec = svc.get("spec") or {}
+    name = svc["metadata"]["name"]
+    ip = spec.get("clusterIP")
+    if not ip or ip == "None":
+        raise TargetError(f"Service {name} is headless; point the check at a Service with a "
+                          "cluster IP")
+    ports = spec.get("ports") or []
+    chosen = next((p for p in ports if port is None or p.get("port") == port), None)
+    if chosen is None:
+        have = ", ".join(str(p.get("port")) for p in ports) or "none"
+        raise TargetError(f"Service {name} has no port {port} (ports: {have})")
+    target_port = chosen.get("targetPort", chosen["port"])
+    return Endpoint("http", ip, int(chosen["port"]),
+                    f"Service {namespace}/{name} {ip}:{chosen['port']}",
+                    pod_selector=selector, workload=workload_ref, pod_port=target_port)
+
+
+async def _url_endpoint(url: str, allowlist: tuple[str, ...]) -> Endpoint:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port,
+                                                             type=socket.SOCK_STREAM)
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))  # resolver's order
+    except OSError:
+        addresses = []
+    refusal = url_refusal(url, addresses, allowlist)
+    if refusal:
+        raise TargetError(refusal)
+    return Endpoint(parts.scheme, host, port, f"URL {url} ({addresses[0]})",
+                    prefix=parts.path.rstrip("/"), address=addresses[0])
