@@ -8,7 +8,8 @@ from readygate.api.parse import parse_spec
 from readygate.api.spec import LoadCheck
 from readygate.judge.load import check_result, plan_for, secret_refs
 from readygate.load import LoadResult, PlanError, judge
-from readygate.run.loadrunner import LoadRefused, RateBudget, peak_rate
+from readygate.run.loadrunner import peak_rate
+from readygate.run.ratebudget import LoadRefused, RateBudget
 
 
 def load_of(**load: object) -> LoadCheck:

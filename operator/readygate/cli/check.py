@@ -27,7 +27,7 @@ from readygate.api.spec import SecretKeyRef
 from readygate.judge.load import check_result, plan_for
 from readygate.judge.targets import url_refusal
 from readygate.load import LoadError, judge
-from readygate.load.cli import _run, render_table
+from readygate.load.cli import render_table, run_plan
 
 EXIT = {"Passed": 0, "Failed": 1}
 
@@ -93,7 +93,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = utc_now()
     try:
         plan = plan_for(spec.load, args.url.rstrip("/"), secret)
-        result = _run(plan, args.processes, None)
+        result = run_plan(plan, args.processes, None)
     except LoadError as exc:
         print(f"readygate check: {type(exc).__name__}: {exc}", file=sys.stderr)
         return 2

@@ -14,21 +14,10 @@ import yaml
 
 
 def _run(args: argparse.Namespace) -> int:
-    import kopf
-
-    import readygate.control.handlers  # noqa: F401 - registers the handlers
+    from readygate.control.start import run_operator
 
     namespaces = [p for arg in args.namespace or [] for p in arg.split(",") if p]
-    kopf.configure(verbose=args.verbose)
-    # Without glob patterns there is nothing to discover at run time: kopf's scanning of
-    # namespaces and CRDs (which needs list/watch on both) is turned off in handlers.configure.
-    globs = any(set(p) & set("*?!") for p in namespaces)
-    if globs:
-        from readygate.control.namespaces import install
-
-        install()
-    kopf.run(standalone=True, clusterwide=not namespaces, namespaces=namespaces,
-             liveness_endpoint=args.liveness, memo=kopf.Memo(scan=globs))
+    run_operator(namespaces, liveness=args.liveness, verbose=args.verbose)
     return 0
 
 

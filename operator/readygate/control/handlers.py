@@ -20,10 +20,11 @@ from readygate.api import schema
 from readygate.api.settings import Settings, from_env
 from readygate.control.supervisor import Supervisor
 from readygate.kube.client import Kube, KubeError, load_config
+from readygate.run.context import Runtime
 from readygate.run.gatekeeper import release
-from readygate.run.loadrunner import RateBudget, run_load_check
+from readygate.run.loadrunner import run_load_check
 from readygate.run.prober import Prober
-from readygate.run.runner import Runtime
+from readygate.run.ratebudget import RateBudget
 from readygate.status.metrics import Metrics
 
 PREFIX = schema.GROUP

@@ -22,8 +22,9 @@ from readygate.api.names import RunReason
 from readygate.api.parse import SpecError, parse_spec
 from readygate.api.spec import CheckSpec
 from readygate.control.plan import decide
+from readygate.run.context import Runtime
 from readygate.run.gatekeeper import Gatekeeper
-from readygate.run.runner import CheckRunner, Runtime
+from readygate.run.runner import CheckRunner
 from readygate.status.compute import RunView
 from readygate.status.writer import EventSink, StatusWriter
 

@@ -206,7 +206,7 @@ class _ProgressLine:
         self.stream.flush()
 
 
-def _run(plan: LoadPlan, processes: int, progress: Callable[[Progress], None] | None
+def run_plan(plan: LoadPlan, processes: int, progress: Callable[[Progress], None] | None
          ) -> LoadResult:
     if processes == 1 and plan.stress is None:
         import uvloop
@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
     show = args.progress or sys.stderr.isatty()
     try:
         plan = build_plan(args)
-        result = _run(plan, args.processes, _ProgressLine(sys.stderr) if show else None)
+        result = run_plan(plan, args.processes, _ProgressLine(sys.stderr) if show else None)
     except LoadError as exc:
         if show:
             sys.stderr.write("\n")

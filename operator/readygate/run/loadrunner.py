@@ -2,9 +2,9 @@
 
 ``run_load_check`` resolves headers from Secrets (their values reach the load child on its stdin
 or the Job pods through a Secret, never status, events or logs), reserves the plan's peak rate
-from the operator-wide ``RateBudget``, runs the engine in a child process
+from the operator-wide ``ratebudget.RateBudget``, runs the engine in a child process
 (``readygate.load.run_load_subprocess``) or, for ``workers > 1``, in Kubernetes Jobs
-(``loadjobs``), and judges the result with ``loadcheck``. The operator's loop only awaits the
+(``loadjobs``), and judges the result with ``judge.load``. The operator's loop only awaits the
 child or polls the Jobs, so its liveness endpoint and every other check keep being served while
 load runs. It returns the ``CheckResult`` and the raw ``LoadResult`` (the resilience check reads
 the errors of its recovery window from the latter's timeline).
@@ -12,60 +12,17 @@ the errors of its recovery window from the latter's timeline).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
 
 from readygate.api.clock import utc_now
 from readygate.api.results import CheckResult
 from readygate.judge.load import check_result, plan_for, secret_refs
 from readygate.judge.targets import Endpoint
 from readygate.kube.client import KubeError
-from readygate.load import LoadError, LoadPlan, LoadResult, judge, run_load_subprocess
+from readygate.load import LoadError, LoadPlan, judge, run_load_subprocess
+from readygate.run.context import LoadOutcome, RunContext
 from readygate.run.loadjobs import JobLoadError, JobSettings, run_load_jobs
-
-if TYPE_CHECKING:
-    from readygate.run.runner import CheckRunner
-
-
-@dataclasses.dataclass
-class RateBudget:
-    """The operator's total outgoing load rate (req/s), shared by every running load check.
-
-    ``on_change`` (e.g. a gauge's ``set``) hears the rate in use after every change.
-    """
-
-    limit: float
-    in_use: float = 0.0
-    on_change: Callable[[float], None] | None = None
-
-    @contextlib.contextmanager
-    def reserve(self, rate: float) -> Iterator[None]:
-        if self.in_use + rate > self.limit:
-            raise LoadRefused(
-                f"the operator is already sending {self.in_use:g} req/s of its global cap "
-                f"{self.limit:g} req/s (READYGATE_MAX_TOTAL_RATE); this check needs {rate:g}")
-        self._set(self.in_use + rate)
-        try:
-            yield
-        finally:
-            self._set(self.in_use - rate)
-
-    def _set(self, value: float) -> None:
-        self.in_use = value
-        if self.on_change is not None:
-            self.on_change(value)
-
-
-class LoadRefused(Exception):
-    pass
-
-
-@dataclasses.dataclass(frozen=True)
-class LoadOutcome:
-    check: CheckResult
-    result: LoadResult | None = None  # None when nothing could be measured
+from readygate.run.ratebudget import LoadRefused
 
 
 def peak_rate(plan: LoadPlan) -> float:
@@ -76,8 +33,8 @@ def peak_rate(plan: LoadPlan) -> float:
     return float(max(values))
 
 
-async def run_load_check(runner: CheckRunner, endpoint: Endpoint) -> LoadOutcome:
-    load = runner.spec.load
+async def run_load_check(ctx: RunContext, endpoint: Endpoint) -> LoadOutcome:
+    load = ctx.spec.load
     assert load is not None
     started = utc_now()
 
@@ -88,23 +45,23 @@ async def run_load_check(runner: CheckRunner, endpoint: Endpoint) -> LoadOutcome
     values: dict[tuple[str, str], str] = {}
     for ref in secret_refs(load):
         try:
-            values[(ref.name, ref.key)] = await runner.rt.kube.secret_value(
-                runner.namespace, ref.name, ref.key)
+            values[(ref.name, ref.key)] = await ctx.kube.secret_value(
+                ctx.namespace, ref.name, ref.key)
         except KubeError as exc:
             return error(f"cannot read header value from Secret {ref.name} key {ref.key}: "
                          f"{exc}")
-    settings = runner.rt.settings
+    settings = ctx.settings
     if load.workers > 1 and not settings.worker_image:
         return error("workers > 1 runs the load in Job pods from the operator's own image, "
                      "which is unknown here: set READYGATE_WORKER_IMAGE on the operator")
     try:
         plan = plan_for(load, endpoint.base_url, lambda r: values[(r.name, r.key)],
                         connect_to=endpoint.address)
-        with runner.rt.rate_budget.reserve(peak_rate(plan)):
+        with ctx.rate_budget.reserve(peak_rate(plan)):
             if load.workers > 1:
                 assert settings.worker_image is not None
                 result = await run_load_jobs(
-                    runner.rt.kube, runner.check, runner.view.run, plan, load.workers,
+                    ctx.kube, ctx.check, ctx.run, plan, load.workers,
                     JobSettings(image=settings.worker_image,
                                 pull_policy=settings.worker_pull_policy,
                                 start_delay=settings.job_start_delay))
