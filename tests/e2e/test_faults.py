@@ -248,6 +248,7 @@ def test_the_global_rate_cap_bounds_what_the_operator_sends(
         refused = cluster.wait_check(ns, "too-much", is_final, timeout=90, what="final")
         load = refused["status"]["checks"]["load"]
         assert load["result"] == "Error", load
+        assert "needs 50 req/s" in load["message"], load
         assert "global cap 30 req/s (READYGATE_MAX_TOTAL_RATE)" in load["message"]
         assert "measured" not in load  # nothing was sent
         within = cluster.wait_check(ns, "within", is_final, timeout=90, what="final")

@@ -12,8 +12,10 @@ from typing import Any
 import pytest
 
 from readygate.load import (
+    CapExceeded,
     LoadPlan,
     RequestTemplate,
+    Stage,
     Thresholds,
     judge,
     run_in_new_loop,
@@ -163,3 +165,21 @@ def test_subprocess_runner_is_bounded_in_time(loopback: Start) -> None:
     s = loopback()
     with pytest.raises(WorkerError):
         asyncio.run(run_load_subprocess(LoadPlan(s.url, rate=10, duration=30.0), timeout=2.0))
+
+
+def test_closed_model_users_are_paced_to_the_plans_max_rate(loopback: Start) -> None:
+    # 20 users back to back against a fast server would send thousands of req/s; the plan's
+    # max_rate (what the operator reserves of its global cap) bounds them, in the engine
+    s = loopback()
+    plan = LoadPlan(s.url, model="closed", users=20, duration=2.0, max_rate=25.0)
+    result = run_in_new_loop(plan)
+    assert s.stats()["requests"] == result.requests
+    assert 40 <= result.requests <= 25 * 2 + 2, result.requests  # the burst of one, then 25/s
+
+
+def test_an_open_plan_above_its_max_rate_is_refused() -> None:
+    with pytest.raises(CapExceeded, match="more than its max_rate"):
+        LoadPlan("http://127.0.0.1:9", rate=50, duration=1, max_rate=30)
+    with pytest.raises(CapExceeded):
+        LoadPlan("http://127.0.0.1:9", rate=10, duration=4, max_rate=30,
+                 stages=(Stage(2, 10), Stage(2, 40)))

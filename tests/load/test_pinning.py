@@ -133,10 +133,31 @@ def test_a_pinned_probe_connects_to_the_vetted_address(lookups: list[str],
     assert plain.hosts == [f"{NAME}:{_port(plain)}"]
 
 
-def test_a_pinned_probe_leaves_other_hosts_alone(plain: Recorder) -> None:
-    url = f"http://127.0.0.1:{_port(plain)}/ready"
-    assert asyncio.run(_probe(Prober().pinned(NAME, "192.0.2.1"), url))
-    assert plain.hosts == [f"127.0.0.1:{_port(plain)}"]
+def test_a_pinned_probe_refuses_every_other_host(lookups: list[str], plain: Recorder) -> None:
+    # never a fall-back to resolving (or connecting to) a host the policy did not vet
+    for url in (f"http://127.0.0.1:{_port(plain)}/ready", f"http://other.{NAME}/ready"):
+        prober = Prober().pinned(NAME, "127.0.0.1")
+        answer = asyncio.run(prober.request("GET", url, timeout=5))
+        assert answer.status is None and answer.error and "refused" in answer.error
+    assert plain.hosts == [] and lookups == []
+
+
+def test_an_idna_host_stays_pinned(lookups: list[str], plain: Recorder) -> None:
+    # httpx shows xn-- hosts decoded (bücher...); the pin compares the ASCII form it sends
+    name = f"xn--bcher-kva.{NAME}"
+    url = f"http://{name}:{_port(plain)}/ready"
+    assert asyncio.run(_probe(Prober().pinned(name, "127.0.0.1"), url))
+    answer = asyncio.run(Prober().pinned(name, "127.0.0.1").request("GET", url, timeout=5))
+    assert answer.status == 200
+    assert lookups == [] and plain.hosts == [f"{name}:{_port(plain)}"] * 2
+
+
+def test_a_user_host_header_never_replaces_the_vetted_one(plain: Recorder) -> None:
+    url = f"http://{NAME}:{_port(plain)}/ready"
+    prober = Prober().pinned(NAME, "127.0.0.1")
+    answer = asyncio.run(prober.request("GET", url, timeout=5,
+                                        headers={"Host": "internal.admin", "X-A": "1"}))
+    assert answer.status == 200 and plain.hosts == [f"{NAME}:{_port(plain)}"]
 
 
 def test_a_pinned_https_probe_verifies_the_certificate_of_the_name(

@@ -66,9 +66,10 @@ def test_empty_result_is_inconclusive_not_a_pass() -> None:
 
 
 def test_rate_budget() -> None:
-    budget = RateBudget(100)
+    budget = RateBudget(100, cap=110)
     with budget.reserve(60):
-        with pytest.raises(LoadRefused, match="global cap 100"), budget.reserve(50):
+        with pytest.raises(LoadRefused, match=r"needs 50 req/s.* 60 of the 100 req/s its "
+                                              r"global cap 110"), budget.reserve(50):
             pass
         with budget.reserve(40):
             assert budget.in_use == 100

@@ -73,8 +73,8 @@ def test_decide(kw: dict[str, Any], action: str, reason: str | None) -> None:
     ("http://api.example/", ["192.0.2.10"], [], "allow-list"),
     ("http://api.example/", ["192.0.2.10"], ["other.example"], "allow-list"),
     ("http://api.example/", [], ["api.example"], "does not resolve"),
-    ("http://api.example/", ["192.0.2.10"], ["api.example"], None),
-    ("http://svc.corp.example/", ["192.0.2.10"], ["*.corp.example"], None),
+    ("http://api.example/", ["93.184.216.34"], ["api.example"], None),
+    ("http://svc.corp.example/", ["93.184.216.34"], ["*.corp.example"], None),
     ("http://127.0.0.1:8080/", ["127.0.0.1"], ["127.0.0.1/32"], None),
     ("http://127.0.0.1:8080/", ["127.0.0.1"], ["10.0.0.0/8"], "allow-list"),
 ])

@@ -18,7 +18,8 @@ class SettingsError(ValueError):
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Settings:
     url_allowlist: tuple[str, ...] = ()  # hostnames, *.suffixes or CIDRs external URLs may use
-    max_total_rate: float = 20_000.0  # req/s across every load check the operator runs
+    max_total_rate: float = 20_000.0  # req/s of everything the operator sends (loads, probes)
+    probe_share: float = 0.1  # of max_total_rate kept for probes; loads share the rest
     poll_interval: float = 1.0  # seconds between observations of a running check
     metrics_port: int = 9090
     namespace: str | None = None  # watch one namespace; None: all
@@ -27,6 +28,17 @@ class Settings:
     worker_pull_policy: str = "IfNotPresent"
     job_start_delay: float = 10.0  # seconds for load Job pods to start before the shared t0
     kubelet_insecure_tls: bool = False  # kubelets with self-signed serving certificates
+
+    @property
+    def probe_rate(self) -> float:
+        """Req/s every probe of the operator shares (readiness, liveness, gates, security,
+        persistence, resilience traffic): its share of the global cap, at least 1."""
+        return max(1.0, self.max_total_rate * self.probe_share)
+
+    @property
+    def load_rate(self) -> float:
+        """Req/s the load checks share: the global cap less the probes' share."""
+        return max(0.0, self.max_total_rate - self.probe_rate)
 
 
 def _float(env: Mapping[str, str], key: str, default: float, low: float, high: float) -> float:
@@ -49,6 +61,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
     return Settings(
         url_allowlist=allow,
         max_total_rate=_float(env, "READYGATE_MAX_TOTAL_RATE", 20_000.0, 1.0, 1_000_000.0),
+        probe_share=_float(env, "READYGATE_PROBE_SHARE", 0.1, 0.01, 0.9),
         poll_interval=_float(env, "READYGATE_POLL_INTERVAL", 1.0, 0.1, 30.0),
         metrics_port=int(_float(env, "READYGATE_METRICS_PORT", 9090, 0, 65535)),
         namespace=env.get("READYGATE_NAMESPACE") or None,

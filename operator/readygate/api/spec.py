@@ -242,6 +242,10 @@ class LoadCheck:
         max_items=32)
     stress: LoadStress | None = field(
         "Step the rate up until a threshold breaks and report the knee.", default=None)
+    max_rate: float = field(
+        "Closed model: the most requests per second the users send together; they are paced to "
+        "it, and it is what the check reserves of the operator's global rate cap.",
+        default=1000.0, minimum=0.1, maximum=MAX_RATE)
     connections: int = field("Most requests in flight at once (open model).", default=256,
                              minimum=1, maximum=MAX_CONNECTIONS)
     timeout: float = field("Per-request timeout; a timeout counts as an error.", default=5.0,

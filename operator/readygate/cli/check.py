@@ -17,7 +17,6 @@ import socket
 import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 import yaml
 
@@ -25,7 +24,7 @@ from readygate.api.clock import utc_now
 from readygate.api.parse import SpecError, parse_spec
 from readygate.api.spec import SecretKeyRef
 from readygate.judge.load import check_result, plan_for
-from readygate.judge.targets import url_refusal
+from readygate.judge.targets import split_url, url_refusal
 from readygate.load import LoadError, judge
 from readygate.load.cli import render_table, run_plan
 
@@ -72,12 +71,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     if spec.load is None:
         print(f"readygate check: {args.file}: the check has no spec.load", file=sys.stderr)
         return 2
-    host = urlsplit(args.url).hostname or ""
+    # The URL is the user's own choice (no allow-list here), but metadata and link-local
+    # addresses are refused as in the operator, and the load connects to the address checked.
     try:
-        resolved = sorted({str(i[4][0]) for i in socket.getaddrinfo(host, None)})
+        _, host, port = split_url(args.url)
+        resolved = list(dict.fromkeys(str(i[4][0]) for i in socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM)))
+    except ValueError as exc:
+        print(f"readygate check: refused: {exc}", file=sys.stderr)
+        return 2
     except OSError:
         resolved = []
-    refusal = url_refusal(args.url, resolved, [host])
+    entries = [f"{a}/{128 if ':' in a else 32}" for a in resolved if "%" not in a]
+    refusal = url_refusal(args.url, resolved, entries)
     if refusal:
         print(f"readygate check: refused: {refusal}", file=sys.stderr)
         return 2
@@ -92,7 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     started = utc_now()
     try:
-        plan = plan_for(spec.load, args.url.rstrip("/"), secret)
+        plan = plan_for(spec.load, args.url.rstrip("/"), secret, connect_to=resolved[0])
         result = run_plan(plan, args.processes, None)
     except LoadError as exc:
         print(f"readygate check: {type(exc).__name__}: {exc}", file=sys.stderr)

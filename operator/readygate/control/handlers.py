@@ -20,6 +20,7 @@ from readygate.api import schema
 from readygate.api.settings import Settings, from_env
 from readygate.control.supervisor import Supervisor
 from readygate.kube.client import Kube, KubeError, load_config
+from readygate.load.pacer import Pacer
 from readygate.run.context import Runtime
 from readygate.run.gatekeeper import release
 from readygate.run.loadrunner import run_load_check
@@ -50,11 +51,12 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: ko
     kube = Kube()
     config = await _with_worker_image(from_env(), kube, logger)
     metrics = Metrics()
-    metrics.load_rate_limit.set(config.max_total_rate)
+    metrics.load_rate_limit.set(config.load_rate)
     if config.metrics_port:
         metrics.serve(config.metrics_port)
-    memo.runtime = Runtime(settings=config, kube=kube, prober=Prober(),
-                           rate_budget=RateBudget(config.max_total_rate,
+    memo.runtime = Runtime(settings=config, kube=kube,
+                           prober=Prober(pacer=Pacer(config.probe_rate, burst=10.0)),
+                           rate_budget=RateBudget(config.load_rate, cap=config.max_total_rate,
                                                   on_change=metrics.load_rate_in_use.set),
                            metrics=metrics, load_runner=run_load_check)
     logger.info("readygate is ready; watching ReadinessChecks (metrics on :%s)",
@@ -92,6 +94,7 @@ async def forget(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any
     runtime: Runtime = memo.runtime
     namespace, name = str(body.metadata.namespace), str(body.metadata.name)
     runtime.metrics.forget(namespace, name)
+    runtime.prober.forget(namespace, name)
     spec: dict[str, Any] = dict(body.spec or {})
     ctype = (spec.get("gate") or {}).get("podReadinessGate")
     if isinstance(ctype, str) and ctype:

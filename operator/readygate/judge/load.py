@@ -59,13 +59,16 @@ def plan_for(load: LoadCheck, base_url: str, secret: SecretLookup,
         s = load.stress
         stress = StressPlan(start_rate=s.start, step_rate=s.step, max_rate=s.max,
                             step_duration=s.step_duration, thresholds=thresholds)
+    open_model = load.model == "open"
+    peak = (load.stress.max if load.stress is not None else
+            max([load.rate or 0.0] + [st.target for st in load.stages]))
     return LoadPlan(
-        base_url=base_url, model="open" if load.model == "open" else "closed",
+        base_url=base_url, model="open" if open_model else "closed",
         rate=load.rate, users=load.users, duration=load.duration,
         stages=tuple(Stage(duration=s.duration, target=s.target) for s in load.stages),
         requests=tuple(requests) or (RequestTemplate(),), timeout=load.timeout,
         connections=load.connections, connect_to=connect_to, stress=stress,
-        thresholds=thresholds)
+        thresholds=thresholds, max_rate=peak if open_model else load.max_rate)
 
 
 _SECONDS_TO_MS = ("p50", "p90", "p95", "p99", "p999", "max", "mean")

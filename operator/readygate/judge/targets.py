@@ -10,14 +10,24 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "metadata.azure.internal",
-                            "instance-data", "instance-data.ec2.internal"})
+                            "instance-data", "instance-data.ec2.internal", "metadata.goog",
+                            "metadata.oraclecloud.com", "metadata.tencentyun.com"})
+# Never a target, whatever the allow-list says: cloud metadata and host agents.
 METADATA_IPS = frozenset({ipaddress.ip_address(a) for a in (
-    "169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200", "192.0.0.192")})
+    "169.254.169.254", "169.254.170.2", "169.254.169.123", "fd00:ec2::254", "fd00:ec2::123",
+    "100.100.100.200", "192.0.0.192", "168.63.129.16")})
+NEVER_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
+    "169.254.0.0/16", "fe80::/10", "fd00:ec2::/32", "0.0.0.0/8", "::/128", "255.255.255.255/32"))
+MAX_HOST = 253
+LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
 class TargetError(Exception):
@@ -69,42 +79,149 @@ def pod_port_number(pod: Mapping[str, Any], port: int | str | None) -> int | Non
     return None
 
 
-def _allowed(host: str, ips: Iterable[ipaddress.IPv4Address | ipaddress.IPv6Address],
-             allowlist: Iterable[str]) -> bool:
-    ips = list(ips)
-    for entry in allowlist:
-        entry = entry.lower()
-        if "/" in entry:
-            try:
-                net = ipaddress.ip_network(entry, strict=False)
-            except ValueError:
-                continue
-            if ips and all(ip in net for ip in ips):
-                return True
-        elif (entry.startswith("*.") and host.endswith(entry[1:])) or entry == host:
-            return True
-    return False
+def split_url(url: str) -> tuple[SplitResult, str, int]:
+    """(parts, host in lower-case ASCII, port) of an http(s) URL, or ValueError saying why not.
+
+    Checked here, not only by the schema's pattern: a port out of range, a broken IPv6 literal,
+    an empty or over-long label, a host that is not ASCII (write its xn-- form), credentials in
+    the URL (they would end up in status) are each refused with the fix.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"{url!r} is not a valid URL: {exc}") from None
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"{url!r}: the scheme must be http or https")
+    if "@" in parts.netloc:
+        raise ValueError(f"{url!r}: credentials in a URL are not accepted (they would be shown "
+                         "in status); send them as a header from a Secret")
+    host = parts.hostname or ""
+    if not host:
+        raise ValueError(f"{url!r} has no host")
+    if not host.isascii():
+        raise ValueError(f"{url!r}: the host {host!r} is not ASCII; write it in its IDNA "
+                         "(xn--...) form")
+    if port is not None and port == 0:
+        raise ValueError(f"{url!r}: port 0 is not a port")
+    if _ip(host) is None:
+        labels = host.rstrip(".").split(".")
+        if len(host) > MAX_HOST:
+            raise ValueError(f"{url!r}: the host is longer than {MAX_HOST} characters")
+        for label in labels:
+            if not LABEL.match(label):
+                raise ValueError(f"{url!r}: {label!r} is not a valid host name label (1-63 "
+                                 "letters, digits or hyphens, not starting or ending with one)")
+    default = 443 if parts.scheme == "https" else 80
+    return parts, host.rstrip("."), port or default
+
+
+def _ip(text: str) -> Address | None:
+    try:
+        return ipaddress.ip_address(text)
+    except ValueError:
+        return None
+
+
+def _entry(entry: str) -> tuple[str, ipaddress.IPv4Network | ipaddress.IPv6Network | None]:
+    """An allow-list entry as (lower-case ASCII name, network or None)."""
+    entry = entry.strip().lower()
+    if "/" in entry:
+        try:
+            return entry, ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            return entry, None
+    try:
+        return entry.encode("idna").decode("ascii"), None
+    except UnicodeError:
+        return entry, None
+
+
+def _names_host(entry: str, host: str) -> bool:
+    if entry.startswith("*."):
+        return host.endswith(entry[1:]) and len(host) > len(entry) - 1
+    return entry == host
+
+
+def _wholly_non_global(net: ipaddress.IPv4Network | ipaddress.IPv6Network) -> bool:
+    """A CIDR entry that names a private, loopback or shared range (not one reaching beyond)."""
+    return not net.network_address.is_global and not net.broadcast_address.is_global \
+        and net.prefixlen >= (8 if net.version == 4 else 16)
+
+
+def never(ip: Address) -> str | None:
+    """Why an address is never a target (metadata, link-local, not unicast), or None."""
+    if ip in METADATA_IPS or ip.is_link_local or any(ip in n for n in NEVER_NETWORKS):
+        return "a link-local or cloud metadata address"
+    if ip.is_multicast or ip.is_unspecified or (ip.is_reserved and not ip.is_loopback):
+        return "not a unicast address"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return never(ip.ipv4_mapped) or None
+    return None
+
+
+def name_refusal(url: str, allowlist: Iterable[str]) -> str | None:
+    """The policy before any resolution: why ``url`` may not be targeted by its name, or None
+    (then its addresses still have to pass ``address_refusal``)."""
+    try:
+        _, host, _ = split_url(url)
+    except ValueError as exc:
+        return str(exc)
+    if host in METADATA_HOSTS:
+        return f"{host} is a cloud metadata service; it is never a target"
+    entries = [_entry(e) for e in allowlist if e.strip()]
+    literal = _ip(host)
+    if literal is not None:
+        why = never(literal)
+        if why:
+            return f"{host} is {why}; never a target"
+        if any(net is not None and literal in net for _, net in entries):
+            return None
+    elif any(net is None and _names_host(name, host) for name, net in entries):
+        return None
+    elif any(net is not None for _, net in entries):
+        return None  # a CIDR entry may admit what the name resolves to
+    return (f"{host} is not on the operator's URL allow-list; an operator admin can add it "
+            "with READYGATE_URL_ALLOWLIST (hostnames, *.domains or CIDRs)")
+
+
+def address_refusal(host: str, resolved: Iterable[str], allowlist: Iterable[str]) -> str | None:
+    """Whether the addresses ``host`` resolved to may be targeted: every one of them must be.
+
+    A name entry (``host``, ``*.domain``) admits global addresses only; a private, loopback or
+    shared address needs a CIDR entry that names that range (``10.0.0.0/8``, not ``0.0.0.0/0``).
+    Metadata and link-local addresses are never admitted.
+    """
+    entries = [_entry(e) for e in allowlist if e.strip()]
+    by_name = any(net is None and _names_host(name, host.lower()) for name, net in entries)
+    ips = []
+    for text in resolved:
+        ip = _ip(text.split("%", 1)[0])
+        if ip is None:
+            return f"{host} resolves to {text!r}, which is not an address"
+        why = never(ip)
+        if why:
+            return f"{host} resolves to {ip}, {why}; never a target"
+        ips.append(ip)
+    if not ips:
+        return f"{host} does not resolve"
+    for ip in ips:
+        nets = [net for _, net in entries if net is not None and ip in net]
+        if ip.is_global and (by_name or nets):
+            continue
+        if not ip.is_global and any(_wholly_non_global(n) for n in nets):
+            continue
+        if not ip.is_global:
+            return (f"{host} resolves to {ip}, a private, loopback or shared address; only a "
+                    "CIDR entry naming that range in READYGATE_URL_ALLOWLIST admits it")
+        return (f"{host} resolves to {ip}, which the operator's URL allow-list does not admit")
+    return None
 
 
 def url_refusal(url: str, resolved: Iterable[str], allowlist: Iterable[str]) -> str | None:
     """Why ``url`` may not be targeted (``resolved``: the host's addresses), or None."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    if parts.scheme not in ("http", "https") or not host:
-        return f"{url!r} is not an http(s) URL with a host"
-    if host in METADATA_HOSTS:
-        return f"{host} is a cloud metadata service; it is never a target"
-    ips = []
-    for text in resolved:
-        ip = ipaddress.ip_address(text)
-        if ip in METADATA_IPS or ip.is_link_local:
-            return f"{host} resolves to {ip}, a link-local or metadata address; never a target"
-        if ip.is_multicast or ip.is_unspecified or ip.is_reserved:
-            return f"{host} resolves to {ip}, which is not a unicast address"
-        ips.append(ip)
-    if not ips:
-        return f"{host} does not resolve"
-    if not _allowed(host, ips, allowlist):
-        return (f"{host} is not on the operator's URL allow-list; an operator admin can add it "
-                "with READYGATE_URL_ALLOWLIST (hostnames, *.domains or CIDRs)")
-    return None
+    refusal = name_refusal(url, allowlist)
+    if refusal:
+        return refusal
+    _, host, _ = split_url(url)
+    return address_refusal(host, resolved, allowlist)

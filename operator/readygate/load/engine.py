@@ -25,6 +25,7 @@ from time import perf_counter_ns
 from typing import Any
 
 from .errors import ConnectError
+from .pacer import Pacer
 from .plan import LoadPlan
 from .recorder import NS, Recorder
 from .result import LoadResult, StressStep
@@ -315,6 +316,9 @@ class _ClosedRun(_Run):
         super().__init__(plan, transport)
         self.desired = 0
         self.running = 0
+        # users send back to back: without a pacer their rate is whatever the target allows
+        self.pacer = (Pacer(plan.max_rate / self.shards, burst=max(1.0, plan.max_rate / 100))
+                      if plan.max_rate is not None else None)
 
     async def run(self) -> LoadResult:
         await self._wait_start()
@@ -358,14 +362,26 @@ class _ClosedRun(_Run):
                 return
             ch.user = u
             self.channels.add(ch)
-            self._send(ch)
+            self._paced_send(ch)
             return
 
     def _send(self, ch: Channel) -> None:
+        if ch.closed or self.stopping or ch.user >= self.desired:
+            if not ch.closed:
+                self._retire(ch)
+            return
         ch.t_start = ch.t_sent = perf_counter_ns()
         ch.busy = True
         self.inflight += 1
         ch.send(self._next_index())
+
+    def _paced_send(self, ch: Channel) -> None:
+        """Send now, or when the pacer gives this user its turn (the wait is not latency)."""
+        delay = self.pacer.take(perf_counter_ns()) if self.pacer is not None else 0
+        if delay <= 0:
+            self._send(ch)
+        else:
+            asyncio.get_running_loop().call_later(delay / NS, self._send, ch)
 
     def on_response(self, ch: Channel, status: int, keep_alive: bool) -> None:
         now = perf_counter_ns()
@@ -376,10 +392,7 @@ class _ClosedRun(_Run):
             self._retire(ch)
             self._spawn(self._user(ch.user, 0.0))
         else:
-            ch.t_start = ch.t_sent = now
-            ch.busy = True
-            self.inflight += 1
-            ch.send(self._next_index())
+            self._paced_send(ch)
 
     def _after_loss(self, ch: Channel, error: bool) -> None:
         if not self.stopping and 0 <= ch.user < self.desired:

@@ -158,6 +158,9 @@ class LoadPlan:
     start_at: float | None = None
     shard: tuple[int, int] = (0, 1)
     thresholds: Thresholds = field(default_factory=Thresholds)
+    # Most requests per second the whole plan may send (all shards): an open-model plan whose
+    # schedule asks for more is refused; a closed-model plan's users are paced to it.
+    max_rate: float | None = None
 
     def __post_init__(self) -> None:
         url = urlsplit(self.base_url)
@@ -183,8 +186,11 @@ class LoadPlan:
             raise PlanError(f"invalid shard {i}/{n}")
         if self.expected_interval is not None and self.expected_interval <= 0:
             raise PlanError("expected_interval must be > 0")
+        if self.max_rate is not None and not (self.max_rate > 0 and math.isfinite(self.max_rate)):
+            raise PlanError(f"max_rate must be a positive number, got {self.max_rate!r}")
         if self.stress is not None:
             self._check_stress(self.stress)
+            self._check_max_rate(self.stress.max_rate)
             return
         if self.model == "open":
             self._check_values(self.rate, MAX_RATE, "rate", "req/s")
@@ -195,6 +201,13 @@ class LoadPlan:
         total = self.total_duration
         if not 0 < total <= MAX_DURATION:
             raise CapExceeded(f"duration must be in (0, {MAX_DURATION:.0f}] s, got {total}")
+        if self.model == "open":
+            self._check_max_rate(max([self.rate or 0.0] + [s.target for s in self.stages]))
+
+    def _check_max_rate(self, peak: float) -> None:
+        if self.max_rate is not None and peak > self.max_rate * (1 + 1e-9):
+            raise CapExceeded(f"the plan asks for {peak:g} req/s, more than its max_rate "
+                              f"{self.max_rate:g} req/s")
 
     def _check_values(self, start: float | None, cap: float, name: str, unit: str) -> None:
         if start is None and not self.stages:
@@ -260,6 +273,7 @@ class LoadPlan:
             "startAt": self.start_at,
             "shard": list(self.shard),
             "thresholds": self.thresholds.to_dict(),
+            "maxRate": self.max_rate,
         }
 
     @classmethod
@@ -288,6 +302,7 @@ class LoadPlan:
                 start_at=d.get("startAt"),
                 shard=(int(shard[0]), int(shard[1])),
                 thresholds=Thresholds.from_dict(d.get("thresholds", {})),
+                max_rate=None if d.get("maxRate") is None else float(d["maxRate"]),
             )
         except (KeyError, TypeError, IndexError) as exc:
             raise PlanError(f"invalid plan document: {exc!r}") from exc

@@ -61,7 +61,9 @@ class RunContext:
         self.name: str = meta["name"]
         self.run = run
         self.kube = runtime.kube
-        self.prober = runtime.prober  # pinned to a url target's vetted address by the runner
+        # this check's share of the probes' connections; pinned to a url target's vetted
+        # address by the runner
+        self.prober = runtime.prober.for_check(self.namespace, self.name)
         self.settings = runtime.settings
         self.rate_budget = runtime.rate_budget
         self.load_runner = runtime.load_runner

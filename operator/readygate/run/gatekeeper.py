@@ -40,7 +40,7 @@ class Gatekeeper:
     def __init__(self, kube: Kube, prober: Prober, check: Mapping[str, Any],
                  writer: StatusWriter) -> None:
         self.kube = kube
-        self.prober = prober
+        self.prober = prober.for_check(check["metadata"]["namespace"], check["metadata"]["name"])
         self.check = check
         self.namespace: str = check["metadata"]["namespace"]
         self.writer = writer

@@ -26,11 +26,13 @@ from readygate.run.ratebudget import LoadRefused
 
 
 def peak_rate(plan: LoadPlan) -> float:
-    """The most req/s the plan can ask for (closed model: unknown, counted as one per user)."""
+    """The most req/s the plan can send: its ``max_rate``, which the engine enforces (an open
+    schedule above it is refused, closed-model users are paced to it)."""
+    if plan.max_rate is not None:
+        return plan.max_rate
     if plan.stress is not None:
         return plan.stress.max_rate
-    values = [plan.rate or plan.users or 0.0] + [s.target for s in plan.stages]
-    return float(max(values))
+    return float(max([plan.rate or 0.0] + [s.target for s in plan.stages]))
 
 
 async def run_load_check(ctx: RunContext, endpoint: Endpoint) -> LoadOutcome:

@@ -1,101 +1,175 @@
-"""HTTP probes with httpx: one GET, timed, turned into a ``probes.Sample``. Owns the client.
+"""HTTP probes with httpx: timed requests turned into ``judge.answers`` values. Owns the client,
+and is the only module that imports httpx.
 
 The client never follows redirects and never reads proxy settings from the environment
 (``trust_env=False``): a probe goes exactly to the endpoint the target policy allowed. Like the
 kubelet's probes, each probe opens a fresh connection (no keep-alive): a Service then spreads
 probes over its pods, and no connection outlives the address it was made to.
 
+Every probe is bounded, whatever the target does:
+- bytes: the body is streamed and at most ``BODY_LIMIT`` bytes are kept (the rest is never read);
+- time: one deadline covers the whole request — connect, headers and body — so a target that
+  trickles a byte at a time cannot keep a probe alive past its ``timeout``;
+- connections: each check gets its own share (``CHECK_CONNECTIONS``, ``for_check``), each
+  namespace a larger one (``NAMESPACE_CONNECTIONS``), so one tenant's slow target cannot take
+  the connections another tenant's probes need; the time spent waiting for a share is not
+  counted against the target;
+- rate: every probe of the operator passes one shared ``Pacer`` (its share of
+  ``READYGATE_MAX_TOTAL_RATE``).
+
 ``Prober.pinned`` connects a vetted host to the address the target policy checked, keeping the
-host in the Host header and as the TLS name: the name is never resolved a second time, so a DNS
-answer that changes after the check (DNS rebinding) cannot move a probe elsewhere.
+host in the Host header and as the TLS name. A pinned prober refuses any other host: the name is
+never resolved a second time, so a DNS answer that changes after the check (DNS rebinding)
+cannot move a probe elsewhere. Hosts are compared in their ASCII (IDNA) form.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import dataclasses
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
 import httpx
 
 from readygate.judge.answers import Answer, Sample
+from readygate.load.pacer import Pacer
 
 BODY_LIMIT = 65_536
+CHECK_CONNECTIONS = 16  # probes of one check in flight at once
+NAMESPACE_CONNECTIONS = 48  # probes of one namespace's checks in flight at once
+
+
+class Refused(Exception):
+    """A probe that would leave the vetted address: never sent."""
+
+
+@dataclasses.dataclass
+class _Shares:
+    """The connection shares of the whole operator, by namespace and by check."""
+
+    namespaces: dict[str, asyncio.Semaphore] = dataclasses.field(default_factory=dict)
+    checks: dict[tuple[str, str], asyncio.Semaphore] = dataclasses.field(default_factory=dict)
+
+    def of(self, namespace: str, name: str) -> tuple[asyncio.Semaphore, asyncio.Semaphore]:
+        ns = self.namespaces.setdefault(namespace, asyncio.Semaphore(NAMESPACE_CONNECTIONS))
+        check = self.checks.setdefault((namespace, name), asyncio.Semaphore(CHECK_CONNECTIONS))
+        return ns, check
+
+    def forget(self, namespace: str, name: str) -> None:
+        self.checks.pop((namespace, name), None)
 
 
 class Prober:
     def __init__(self, client: httpx.AsyncClient | None = None, *,
-                 pin: tuple[str, str] | None = None) -> None:
+                 pin: tuple[str, str] | None = None, pacer: Pacer | None = None,
+                 shares: _Shares | None = None,
+                 slots: tuple[asyncio.Semaphore, ...] = ()) -> None:
         self.client = client or httpx.AsyncClient(
             trust_env=False, follow_redirects=False,
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=0),
+            # readygate bounds connections itself, per check and per namespace (see above)
+            limits=httpx.Limits(max_connections=None, max_keepalive_connections=0),
             headers={"User-Agent": "readygate-probe"},
         )
-        self.pin = pin  # (host, address): requests to host connect to address
+        self.pin = pin  # (ASCII host, address): requests to host connect to address
+        self.pacer = pacer
+        self.shares = shares if shares is not None else _Shares()
+        self.slots = slots
+
+    def _with(self, **changes: Any) -> Prober:
+        values: dict[str, Any] = {"pin": self.pin, "pacer": self.pacer, "shares": self.shares,
+                                  "slots": self.slots, **changes}
+        return Prober(self.client, **values)
 
     def pinned(self, host: str, address: str) -> Prober:
-        """This prober (the same client) with ``host`` connected to ``address``."""
-        return Prober(self.client, pin=(host.lower(), address))
+        """This prober (the same client and shares) with ``host`` connected to ``address``
+        and every other host refused."""
+        return self._with(pin=(_ascii(host), address))
+
+    def for_check(self, namespace: str, name: str) -> Prober:
+        """This prober, limited to the connection shares of one check and its namespace."""
+        return self._with(slots=self.shares.of(namespace, name))
+
+    def forget(self, namespace: str, name: str) -> None:
+        self.shares.forget(namespace, name)
 
     def _route(self, url: str, headers: Mapping[str, str] | None
                ) -> tuple[httpx.URL, dict[str, str], dict[str, Any]]:
         target = httpx.URL(url)
-        out = dict(headers or {})
-        if self.pin is None or target.host.lower() != self.pin[0]:
+        out = {k: v for k, v in (headers or {}).items() if k.lower() != "host"}
+        if self.pin is None:
             return target, out, {}
-        out.setdefault("Host", target.netloc.decode("ascii"))
+        host = target.raw_host.decode("ascii").lower()
+        if host != self.pin[0]:
+            raise Refused(f"{host} is not the vetted host {self.pin[0]}")
+        out["Host"] = target.netloc.decode("ascii")
         extensions: dict[str, Any] = {}
         if target.scheme == "https":
-            extensions["sni_hostname"] = target.host
+            extensions["sni_hostname"] = host
         return target.copy_with(host=self.pin[1]), out, extensions
 
     async def aclose(self) -> None:
         await self.client.aclose()
 
+    @contextlib.asynccontextmanager
+    async def _slot(self) -> AsyncIterator[None]:
+        """This check's share of connections, then the operator's rate."""
+        async with contextlib.AsyncExitStack() as stack:
+            for slot in self.slots:
+                await stack.enter_async_context(slot)
+            if self.pacer is not None:
+                await self.pacer.wait()
+            yield
+
     async def request(self, method: str, url: str, *, timeout: float,
                       headers: Mapping[str, str] | None = None, body: bytes | None = None,
                       limit: int = BODY_LIMIT) -> Answer:
         """One request; the answer keeps the headers and at most ``limit`` bytes of body."""
-        started = time.monotonic()
+        async with self._slot():
+            started = time.monotonic()
+            try:
+                status, got, raw = await asyncio.wait_for(
+                    self._exchange(method, url, headers, body, timeout, limit), timeout)
+            except (TimeoutError, httpx.TimeoutException):
+                return Answer(error=f"timeout after {timeout:g}s",
+                              latency=time.monotonic() - started)
+            except Refused as exc:
+                return Answer(error=f"refused: {exc}", latency=0.0)
+            except (httpx.HTTPError, httpx.InvalidURL, ValueError, UnicodeError) as exc:
+                return Answer(error=type(exc).__name__, latency=time.monotonic() - started)
+            return Answer(status=status, headers=got,
+                          body=raw[:limit].decode("utf-8", errors="replace"),
+                          latency=time.monotonic() - started)
+
+    async def _exchange(self, method: str, url: str, headers: Mapping[str, str] | None,
+                        body: bytes | None, timeout: float, limit: int,
+                        ) -> tuple[int, tuple[tuple[str, str], ...], bytes]:
         target, sent, extensions = self._route(url, headers)
-        try:
-            async with self.client.stream(method, target, headers=sent, content=body,
-                                          timeout=timeout, extensions=extensions) as resp:
-                chunks: list[bytes] = []
-                size = 0
+        async with self.client.stream(method, target, headers=sent, content=body,
+                                      timeout=timeout, extensions=extensions) as resp:
+            chunks: list[bytes] = []
+            size = 0
+            if limit > 0:
                 async for chunk in resp.aiter_raw():
                     chunks.append(chunk)
                     size += len(chunk)
                     if size >= limit:
                         break
-                text = b"".join(chunks)[:limit].decode("utf-8", errors="replace")
-                return Answer(status=resp.status_code, headers=tuple(resp.headers.items()),
-                              body=text, latency=time.monotonic() - started)
-        except httpx.TimeoutException:
-            return Answer(error=f"timeout after {timeout:g}s",
-                          latency=time.monotonic() - started)
-        except httpx.HTTPError as exc:
-            return Answer(error=type(exc).__name__, latency=time.monotonic() - started)
+            headers_got = tuple((k, v[:1024]) for k, v in list(resp.headers.items())[:100])
+            return resp.status_code, headers_got, b"".join(chunks)
 
     async def answers(self, url: str, *, timeout: float) -> bool:
         """One GET: did ``url`` answer 2xx?"""
         return (await self.get(url, timeout=timeout, at=0.0)).ok
 
     async def get(self, url: str, *, timeout: float, at: float) -> Sample:
-        started = time.monotonic()
-        target, sent, extensions = self._route(url, None)
-        try:
-            resp = await self.client.get(target, headers=sent, timeout=timeout,
-                                         extensions=extensions)
-        except httpx.TimeoutException:
-            return Sample(at, False, error=f"timeout after {timeout:g}s",
-                          latency=time.monotonic() - started)
-        except httpx.HTTPError as exc:
-            return Sample(at, False, error=type(exc).__name__,
-                          latency=time.monotonic() - started)
-        latency = time.monotonic() - started
-        return Sample(at, 200 <= resp.status_code < 300, status=resp.status_code, latency=latency)
+        """One GET probe (its body is not kept; at most a little of it is read)."""
+        answer = await self.request("GET", url, timeout=timeout, limit=0)
+        if answer.status is None:
+            return Sample(at, False, error=answer.error, latency=answer.latency)
+        return Sample(at, answer.ok, status=answer.status, latency=answer.latency)
 
     async def window(self, url: str, *, period: float, timeout: float, duration: float,
                      look: Callable[[], Awaitable[bool]] | None = None,
@@ -115,3 +189,11 @@ class Prober:
                     break
             await asyncio.sleep(max(0.0, period - (time.monotonic() - tick)))
         return samples
+
+
+def _ascii(host: str) -> str:
+    """A host name (or IP literal) in its lower-case ASCII (IDNA) form, as httpx sends it."""
+    host = host.strip("[]")
+    if ":" in host or host.isascii():
+        return host.lower()
+    return httpx.URL(f"http://{host}/").raw_host.decode("ascii").lower()

@@ -21,13 +21,16 @@ class RateBudget:
     limit: float
     in_use: float = 0.0
     on_change: Callable[[float], None] | None = None
+    cap: float | None = None  # the global cap the limit was taken from (for the message)
 
     @contextlib.contextmanager
     def reserve(self, rate: float) -> Iterator[None]:
         if self.in_use + rate > self.limit:
+            whence = (f"its global cap {self.cap:g} req/s (READYGATE_MAX_TOTAL_RATE) less the "
+                      f"probes' share" if self.cap is not None else "its global cap")
             raise LoadRefused(
-                f"the operator is already sending {self.in_use:g} req/s of its global cap "
-                f"{self.limit:g} req/s (READYGATE_MAX_TOTAL_RATE); this check needs {rate:g}")
+                f"this check's load needs {rate:g} req/s, but the operator already sends "
+                f"{self.in_use:g} of the {self.limit:g} req/s {whence} leaves for load")
         self._set(self.in_use + rate)
         try:
             yield

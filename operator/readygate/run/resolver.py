@@ -3,7 +3,8 @@
 against the target policy.
 
 Acting side (it calls ``kube``), but it decides nothing itself: manifests come from
-``manifests``, the URL policy from ``targets.url_refusal``. Everything the user can get wrong
+``manifests``, the URL policy from ``judge.targets`` (by name before any resolution, then
+by address). Everything the user can get wrong
 (a missing Deployment, a headless Service, a port the Service lacks, a URL off the allow-list)
 raises ``TargetError`` with the fix in its message; API faults propagate as ``KubeError``.
 """
@@ -14,12 +15,19 @@ import asyncio
 import socket
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlsplit
 
 from readygate.api.spec import CheckSpec
-from readygate.judge.targets import Endpoint, TargetError, url_refusal
+from readygate.judge.targets import (
+    Endpoint,
+    TargetError,
+    address_refusal,
+    name_refusal,
+    split_url,
+)
 from readygate.kube import manifests
 from readygate.kube.client import Kube, KubeError, NotFound
+
+RESOLVE_TIMEOUT = 5.0  # seconds for a url target's name to resolve
 
 
 async def resolve(kube: Kube, check: Mapping[str, Any], spec: CheckSpec,
@@ -106,16 +114,18 @@ def service_endpoint(namespace: str, svc: Mapping[str, Any], port: int | None,
 
 
 async def _url_endpoint(url: str, allowlist: tuple[str, ...]) -> Endpoint:
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    # the policy first, by name: an unlisted host is refused as such, whatever DNS says
+    refusal = name_refusal(url, allowlist)
+    if refusal:
+        raise TargetError(refusal)
+    parts, host, port = split_url(url)
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port,
-                                                             type=socket.SOCK_STREAM)
+        infos = await asyncio.wait_for(asyncio.get_running_loop().getaddrinfo(
+            host, port, type=socket.SOCK_STREAM), RESOLVE_TIMEOUT)
         addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))  # resolver's order
-    except OSError:
+    except (OSError, TimeoutError, UnicodeError):
         addresses = []
-    refusal = url_refusal(url, addresses, allowlist)
+    refusal = address_refusal(host, addresses, allowlist)
     if refusal:
         raise TargetError(refusal)
     return Endpoint(parts.scheme, host, port, f"URL {url} ({addresses[0]})",

@@ -91,7 +91,7 @@ class CheckRunner:
                                phase="Error", error=str(exc))
             return self.view
         if endpoint.address is not None:
-            ctx.prober = self.rt.prober.pinned(endpoint.host, endpoint.address)
+            ctx.prober = ctx.prober.pinned(endpoint.host, endpoint.address)
         await self._persist(target=endpoint.description)
         watch = CrashWatch(ctx)
         if await await_ready(ctx, endpoint, watch) and self.spec.liveness.enabled:

@@ -1,0 +1,104 @@
+"""What the integration tests share: a Runtime over the fakes, fast specs, kopf's ``stopped``
+flag and event sink, and waiting for a condition on the fake's store."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar, cast
+
+from readygate.api.settings import Settings
+from readygate.kube.client import Kube
+from readygate.run.context import Runtime
+from readygate.run.prober import Prober
+from readygate.run.ratebudget import RateBudget
+from readygate.status.metrics import Metrics
+
+from .fakekube import FakeKube
+from .fakeprober import FakeProber
+
+T = TypeVar("T")
+NS = "shop"
+IMAGE = "registry.example/orders:1"
+# Short budgets and periods: a run takes a fraction of a second on the fakes.
+FAST: dict[str, Any] = {
+    "readiness": {"within": "3s", "period": "100ms", "timeout": "100ms"},
+    "liveness": {"observeFor": "1s", "period": "100ms", "timeout": "100ms"},
+}
+
+
+def deploy_spec(**extra: Any) -> dict[str, Any]:
+    return {"target": {"deploy": {"image": IMAGE, "port": 8080}}, **FAST, **extra}
+
+
+def runtime(kube: FakeKube, prober: FakeProber, **settings: Any) -> Runtime:
+    options: dict[str, Any] = {"poll_interval": 0.05, **settings}
+    return Runtime(settings=Settings(**options), kube=cast(Kube, kube),
+                   prober=cast(Prober, prober), rate_budget=RateBudget(1000.0),
+                   metrics=Metrics())
+
+
+def run(main: Coroutine[Any, Any, T], timeout: float = 15.0) -> T:
+    """``asyncio.run`` with a bound: a test that hangs fails instead."""
+    return asyncio.run(asyncio.wait_for(main, timeout))
+
+
+async def wait_until(what: str, condition: Callable[[], bool], timeout: float = 5.0,
+                     every: float = 0.01) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        await asyncio.sleep(every)
+
+
+async def eventually(what: str, condition: Callable[[], Awaitable[bool]],
+                     timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+class Stopped:
+    """kopf's ``DaemonStopped``: false until set; ``wait(timeout)`` returns early when set."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def __bool__(self) -> bool:
+        return self._event.is_set()
+
+    def set(self) -> None:
+        self._event.set()
+
+    async def wait(self, timeout: float | None = None) -> Stopped:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._event.wait(), timeout)
+        return self
+
+
+class Events:
+    """An ``EventSink`` that keeps the events a writer posted."""
+
+    def __init__(self) -> None:
+        self.posted: list[tuple[str, str, str]] = []
+
+    def __call__(self, kind: str, reason: str, message: str) -> None:
+        self.posted.append((kind, reason, message))
+
+    def reasons(self) -> list[str]:
+        return [reason for _, reason, _ in self.posted]
+
+
+def condition(status: dict[str, Any], ctype: str) -> dict[str, Any]:
+    found = next((c for c in status.get("conditions") or [] if c["type"] == ctype), None)
+    assert found is not None, f"no {ctype} condition in {status.get('conditions')}"
+    return found
+
+
+def results(status: dict[str, Any]) -> dict[str, str]:
+    return {name: entry["result"] for name, entry in (status.get("checks") or {}).items()}

@@ -1,0 +1,173 @@
+"""A hostile target cannot make a probe read without bound, last past its timeout, or take the
+connections another tenant's probes need (run.prober). Loopback servers only."""
+
+from __future__ import annotations
+
+import asyncio
+import resource
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from readygate.load.pacer import Pacer
+from readygate.run.prober import CHECK_CONNECTIONS, Prober
+
+
+class Server:
+    """A raw TCP server on loopback whose per-connection behaviour a test chooses."""
+
+    def __init__(self, behaviour: str) -> None:
+        self.behaviour = behaviour
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(512)
+        self.port = self.sock.getsockname()[1]
+        self.stop = threading.Event()
+        self.accepted = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        self.sock.settimeout(0.2)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                continue
+            self.accepted += 1
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        try:
+            conn.recv(65536)
+            if self.behaviour == "huge":
+                size = 256 * 2**20
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size)
+                chunk = b"x" * 2**20
+                for _ in range(256):
+                    if self.stop.is_set():
+                        break
+                    conn.sendall(chunk)
+            elif self.behaviour == "trickle":
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n")
+                for _ in range(1000):
+                    if self.stop.is_set():
+                        break
+                    conn.sendall(b"x")
+                    time.sleep(0.3)
+            elif self.behaviour == "hang":
+                self.stop.wait(30)
+            else:
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        except OSError:
+            pass
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        self.stop.set()
+        self.sock.close()
+
+
+@pytest.fixture
+def server(request: pytest.FixtureRequest) -> Iterator[Server]:
+    s = Server(request.param)
+    yield s
+    s.close()
+
+
+def _rss_mib() -> float:
+    with open("/proc/self/status", encoding="ascii") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+@pytest.mark.parametrize("server", ["huge"], indirect=True)
+def test_a_256_mib_body_is_not_read(server: Server) -> None:
+    async def go() -> tuple[int | None, int, int | None]:
+        prober = Prober()
+        try:
+            answer = await prober.request("GET", f"http://127.0.0.1:{server.port}/ready",
+                                          timeout=10)
+            sample = await prober.get(f"http://127.0.0.1:{server.port}/ready", timeout=10,
+                                      at=0.0)
+            return answer.status, len(answer.body), sample.status
+        finally:
+            await prober.aclose()
+
+    before = _rss_mib()
+    status, kept, probed = asyncio.run(go())
+    assert status == 200 and probed == 200
+    assert kept <= 65_536
+    assert _rss_mib() - before < 64, "the prober read far more than its body limit"
+
+
+@pytest.mark.parametrize("server", ["trickle"], indirect=True)
+def test_a_trickling_body_cannot_outlast_the_timeout(server: Server) -> None:
+    async def go() -> tuple[float, str | None]:
+        prober = Prober()
+        try:
+            t0 = time.monotonic()
+            answer = await prober.request("GET", f"http://127.0.0.1:{server.port}/", timeout=1)
+            return time.monotonic() - t0, answer.error
+        finally:
+            await prober.aclose()
+
+    took, error = asyncio.run(go())
+    assert error is not None and "timeout" in error
+    assert took < 2.0, f"a 1 s probe lasted {took:.1f}s"
+
+
+def test_one_checks_slow_target_does_not_starve_another_check() -> None:
+    slow, fast = Server("hang"), Server("ok")
+
+    async def go() -> tuple[float, int | None, int]:
+        base = Prober()
+        hostile = base.for_check("team-a", "slow")
+        other = base.for_check("team-b", "fast")
+        try:
+            flood = [asyncio.create_task(hostile.request(
+                "GET", f"http://127.0.0.1:{slow.port}/", timeout=5)) for _ in range(200)]
+            await asyncio.sleep(0.5)
+            t0 = time.monotonic()
+            answer = await other.request("GET", f"http://127.0.0.1:{fast.port}/", timeout=2)
+            took = time.monotonic() - t0
+            in_flight = slow.accepted
+            for task in flood:
+                task.cancel()
+            await asyncio.gather(*flood, return_exceptions=True)
+            return took, answer.status, in_flight
+        finally:
+            await base.aclose()
+
+    try:
+        took, status, in_flight = asyncio.run(go())
+    finally:
+        slow.close()
+        fast.close()
+    assert status == 200 and took < 1.0
+    assert in_flight <= CHECK_CONNECTIONS  # the hostile check held its share, no more
+
+
+def test_every_probe_passes_the_operator_wide_pacer() -> None:
+    ok = Server("ok")
+
+    async def go() -> float:
+        prober = Prober(pacer=Pacer(20.0))
+        try:
+            t0 = time.monotonic()
+            await asyncio.gather(*(prober.get(f"http://127.0.0.1:{ok.port}/", timeout=2,
+                                              at=0.0) for _ in range(21)))
+            return time.monotonic() - t0
+        finally:
+            await prober.aclose()
+
+    try:
+        took = asyncio.run(go())
+    finally:
+        ok.close()
+    assert took >= 0.95  # 21 probes at 20/s: the last one waits a second for its turn
