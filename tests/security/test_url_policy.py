@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from readygate.judge.targets import address_refusal, name_refusal, split_url, url_refusal
+from readygate.api.urls import split_url
+from readygate.judge.targets import address_refusal, name_refusal, url_refusal
 
 GLOBAL = "93.184.216.34"  # any global unicast address; pure data, never contacted
 

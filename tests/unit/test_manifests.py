@@ -14,7 +14,11 @@ def build(**deploy: object) -> tuple[dict, dict]:  # type: ignore[type-arg]
 
 
 def test_names_are_dns_labels_and_deterministic() -> None:
-    assert manifests.workload_name("web.v2") == "rg-web-v2"
+    assert manifests.workload_name("web-v2") == "rg-web-v2"
+    # names the API allows that would map to the same label get a hash of their own
+    assert manifests.workload_name("web.v2").startswith("rg-web-v2-")
+    assert len({manifests.workload_name(n) for n in ("a.b", "a-b", "a.b.", "A-b")}) == 4
+    assert manifests.load_secret_name("a.b", 1) != manifests.load_secret_name("a-b", 1)
     long = manifests.workload_name("a" * 200)
     assert len(long) <= 63 and long == manifests.workload_name("a" * 200)
     assert long != manifests.workload_name("a" * 199)

@@ -10,6 +10,7 @@ the field and what to write instead, in a ``SpecError``. Pure: no I/O.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import typing
 from collections.abc import Mapping
@@ -20,8 +21,15 @@ from readygate.api.fields import has_default, json_name, meta_of
 from readygate.api.quantity import parse_quantity
 from readygate.api.schema import unwrap_optional
 from readygate.api.spec import CheckSpec, EnvVar, Header, LoadCheck
+from readygate.api.urls import split_url
 
 T = TypeVar("T")
+# Headers a spec may not set: readygate sends them from the vetted target and the body.
+FORBIDDEN_HEADERS = {
+    "host": "the target's host, as the target policy vetted it",
+    "content-length": "from the body", "transfer-encoding": "from the body",
+    "connection": "readygate manages connections", "upgrade": "readygate speaks HTTP/1.1",
+}
 
 
 class SpecError(ValueError):
@@ -131,6 +139,9 @@ def _parse_typed(tp: Any, raw: Any, path: str, problems: list[str]) -> Any:
             return None
         return {str(k): _parse_typed(value_tp, v, f"{path}.{k}", problems)
                 for k, v in raw.items()}
+    if tp is float and isinstance(raw, float) and not math.isfinite(raw):
+        problems.append(f"{path}: must be a finite number, got {_show(raw)}")
+        return None
     ok = (
         (tp is bool and isinstance(raw, bool))
         or (tp is str and isinstance(raw, str))
@@ -168,6 +179,11 @@ def _check_rules(spec: CheckSpec, problems: list[str]) -> None:
         got = ", ".join(chosen) if chosen else "none"
         problems.append("spec.target: set exactly one of deploy, workloadRef, service, url "
                         f"(got {got})")
+    if t.url is not None:
+        try:
+            split_url(t.url)
+        except ValueError as exc:
+            problems.append(f"spec.target.url: {exc}")
     if t.deploy is not None:
         for i, env in enumerate(t.deploy.env):
             _one_value(env, f"spec.target.deploy.env[{i}]", problems)
@@ -223,6 +239,9 @@ def _load_length(load: LoadCheck) -> float | None:
 def _one_value(item: EnvVar | Header, path: str, problems: list[str]) -> None:
     if (item.value is None) == (item.value_from is None):
         problems.append(f"{path}: set exactly one of value, valueFrom")
+    if isinstance(item, Header) and item.name.lower() in FORBIDDEN_HEADERS:
+        problems.append(f"{path}.name: {item.name} is set by readygate ("
+                        f"{FORBIDDEN_HEADERS[item.name.lower()]}); remove it")
 
 
 def _check_load(load: LoadCheck, problems: list[str]) -> None:

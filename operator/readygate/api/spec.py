@@ -32,6 +32,7 @@ ENV_NAME = r"^[-._a-zA-Z][-._a-zA-Z0-9]*$"
 HTTP_PATH = r"^/[^\s]*$"
 HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
 URL = r"^https?://[^\s/?#]+([/?#][^\s]*)?$"
+HEADER_VALUE = r"^[\t\x20-\x7e]*$"  # visible ASCII, spaces and tabs: no CR/LF, no controls
 THRESHOLD_NAMES = ("p50", "p95", "p99", "p999", "maxErrorRate", "minThroughput")
 POLICIES = ("Fail", "Warn", "Ignore")
 QUANTITY = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$"
@@ -166,7 +167,8 @@ class ReadinessCheckSpec:
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Header:
     name: str = field("Header name.", pattern=HEADER_NAME, max_length=256)
-    value: str | None = field("Literal header value.", default=None, max_length=8192)
+    value: str | None = field("Literal header value (visible ASCII, spaces and tabs).",
+                              default=None, max_length=8192, pattern=HEADER_VALUE)
     value_from: ValueFrom | None = field(
         "Take the value from a Secret; it never appears in status, events or logs.",
         default=None)

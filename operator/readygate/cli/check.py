@@ -23,8 +23,9 @@ import yaml
 from readygate.api.clock import utc_now
 from readygate.api.parse import SpecError, parse_spec
 from readygate.api.spec import SecretKeyRef
+from readygate.api.urls import split_url
 from readygate.judge.load import check_result, plan_for
-from readygate.judge.targets import split_url, url_refusal
+from readygate.judge.targets import url_refusal
 from readygate.load import LoadError, judge
 from readygate.load.cli import render_table, run_plan
 
@@ -101,7 +102,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         plan = plan_for(spec.load, args.url.rstrip("/"), secret, connect_to=resolved[0])
         result = run_plan(plan, args.processes, None)
     except LoadError as exc:
-        print(f"readygate check: {type(exc).__name__}: {exc}", file=sys.stderr)
+        detail = getattr(exc, "detail", "")  # a worker's own error output: the user's terminal
+        print(f"readygate check: {type(exc).__name__}: {exc}" + (f": {detail}" if detail else ""),
+              file=sys.stderr)
         return 2
     judgement = judge(result, plan.thresholds)
     check = check_result(result, judgement, started_at=started, finished_at=utc_now(),

@@ -14,6 +14,7 @@ import contextlib
 import copy
 import logging
 import time
+import traceback
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +23,7 @@ from readygate.api.names import RunReason
 from readygate.api.parse import SpecError, parse_spec
 from readygate.api.spec import CheckSpec
 from readygate.control.plan import decide
+from readygate.kube.client import KubeError
 from readygate.run.context import Runtime
 from readygate.run.gatekeeper import Gatekeeper
 from readygate.run.runner import CheckRunner
@@ -30,6 +32,7 @@ from readygate.status.writer import EventSink, StatusWriter
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = 60.0
+MAX_RUN_FAILURES = 3  # runs in a row that fail on an operator bug before it gives up
 
 
 class Supervisor:
@@ -49,6 +52,7 @@ class Supervisor:
         self.task: asyncio.Task[RunView] | None = None
         self.task_generation: int | None = None
         self.failures = 0
+        self.bugs = 0  # runs in a row that failed on something other than the API
         self.retry_at = 0.0
 
     def _snapshot(self) -> dict[str, Any]:
@@ -63,10 +67,13 @@ class Supervisor:
                 with metrics.reconcile_duration.time():
                     try:
                         wait = await self.turn()
-                    except Exception:
+                    except Exception as exc:
                         metrics.reconcile_errors.inc()
-                        log.exception("%s/%s: reconcile failed; retrying", self.namespace,
-                                      self.name)
+                        what = f"{type(exc).__name__}: {exc}" if isinstance(exc, KubeError) \
+                            else type(exc).__name__
+                        log.warning("%s/%s: reconcile failed (%s); retrying\n%s",
+                                    self.namespace, self.name, what,
+                                    "".join(traceback.format_tb(exc.__traceback__)))
                         wait = self._back_off()
                 await stopped.wait(wait)
         finally:
@@ -74,7 +81,7 @@ class Supervisor:
             await self._cancel()
 
     async def turn(self) -> float:
-        self._reap()
+        await self._reap()
         if self.task is None:
             await self._resync()
         generation = int(self.body["metadata"].get("generation") or 1)
@@ -96,7 +103,7 @@ class Supervisor:
             log.info("%s/%s: spec changed, replacing the running check", self.namespace,
                      self.name)
             await self._cancel()
-            self.failures = 0
+            self.failures = self.bugs = 0
             self.retry_at = 0.0
         if time.monotonic() < self.retry_at:
             return min(1.0, self.retry_at - time.monotonic())
@@ -138,12 +145,12 @@ class Supervisor:
             log.info("%s/%s: status was changed by someone else; restored it", self.namespace,
                      self.name)
 
-    def _reap(self) -> None:
+    async def _reap(self) -> None:
         task = self.task
         if task is None or not task.done():
             return
         self.task = None
-        self.task_generation = None
+        generation, self.task_generation = self.task_generation, None
         if task.cancelled():
             return
         exc = task.exception()
@@ -153,9 +160,32 @@ class Supervisor:
         self.rt.metrics.reconcile_errors.inc()
         delay = self._back_off()
         self.retry_at = time.monotonic() + delay
-        log.warning("%s/%s: run failed on an operator-side error (%s: %s); retrying in %.0fs",
-                    self.namespace, self.name, type(exc).__name__, exc, delay,
-                    exc_info=exc)
+        # an API error's message is the server's; any other may quote a value (a Secret's):
+        # only its type and where it was raised are logged
+        what = f"{type(exc).__name__}: {exc}" if isinstance(exc, KubeError) else \
+            type(exc).__name__
+        where = "".join(traceback.format_tb(exc.__traceback__))
+        # API faults are retried for as long as they last (the back-off is capped); a run that
+        # keeps failing on anything else would never end: it gives up after a few
+        self.bugs = 0 if isinstance(exc, KubeError) else self.bugs + 1
+        if self.bugs >= MAX_RUN_FAILURES and generation is not None:
+            log.error("%s/%s: run failed %d times in a row (%s); giving up until the spec "
+                      "changes\n%s", self.namespace, self.name, self.bugs, what, where)
+            await self._give_up(generation, what)
+            return
+        log.warning("%s/%s: run failed on an operator-side error (%s); retrying in %.0fs\n%s",
+                    self.namespace, self.name, what, delay, where)
+
+    async def _give_up(self, generation: int, what: str) -> None:
+        """A run that keeps failing ends as Error with the reason, not in an endless retry."""
+        run = int(self.writer.current.get("runs") or 0)
+        view = RunView(generation=generation, run=max(run, 1), reason="Retry", phase="Error",
+                       started_at=utc_now(),
+                       error=f"the run failed {self.bugs} times in a row on an error of the "
+                             f"operator ({what}, see its log); it runs again when the spec "
+                             "changes or the operator restarts")
+        await self.writer.write_view(view)
+        self.failures = self.bugs = 0
 
     def _back_off(self) -> float:
         """One more operator-side failure (of a turn or of a run): seconds until the next try,

@@ -23,9 +23,14 @@ def render(text: str, token: str) -> str:
     return text.replace("{token}", token)
 
 
-def describe(call: HttpCall, token: str, answer: Answer) -> str:
+def _describe(call: HttpCall, token: str, answer: Answer, *, redact: bool = False) -> str:
+    """One request and its answer; the body is bounded, and left out where ``redact`` (a url
+    target outside the cluster: what it answers is not the check author's to copy)."""
     what = (f"{answer.status}" if answer.status is not None else f"no answer ({answer.error})")
     body = " ".join(answer.body.split())[:BODY_EVIDENCE]
+    if redact and body:
+        body = (f"({len(answer.body)} characters of body; not shown for a url target"
+                f"{', the token is in it' if token in answer.body else ''})")
     return f"{call.method} {render(call.path, token)} -> {what}" + (f" {body}" if body else "")
 
 
@@ -38,7 +43,11 @@ class Restart:
 
 def judge_persistence(write: HttpCall, read: HttpCall, token: str, *, wrote: Answer,
                       before: Answer | None, restart: Restart | None, after: Answer | None,
-                      within: float, started_at: str, finished_at: str) -> CheckResult:
+                      within: float, started_at: str, finished_at: str,
+                      redact: bool = False) -> CheckResult:
+    def describe(call: HttpCall, token: str, answer: Answer) -> str:
+        return _describe(call, token, answer, redact=redact)
+
     evidence = [describe(write, token, wrote)]
     measured: dict[str, float] = {}
 

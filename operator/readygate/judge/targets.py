@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import re
 from collections.abc import Iterable, Mapping
 from typing import Any
-from urllib.parse import SplitResult, urlsplit
+
+from readygate.api.urls import split_url
 
 METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "metadata.azure.internal",
                             "instance-data", "instance-data.ec2.internal", "metadata.goog",
@@ -24,8 +24,6 @@ METADATA_IPS = frozenset({ipaddress.ip_address(a) for a in (
     "100.100.100.200", "192.0.0.192", "168.63.129.16")})
 NEVER_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
     "169.254.0.0/16", "fe80::/10", "fd00:ec2::/32", "0.0.0.0/8", "::/128", "255.255.255.255/32"))
-MAX_HOST = 253
-LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -40,7 +38,7 @@ class Endpoint:
     host: str
     port: int
     description: str
-    pod_selector: dict[str, str] | None = None  # label selector of the pods behind it
+    pod_selector: str | None = None  # label selector (query string) of the pods behind it
     workload: tuple[str, str] | None = None  # (kind, name) whose rollout readiness counts
     prefix: str = ""  # path prefix of a url target, without the trailing slash
     pod_port: int | str | None = None  # the pods' port behind the Service (number or name)
@@ -77,43 +75,6 @@ def pod_port_number(pod: Mapping[str, Any], port: int | str | None) -> int | Non
             if p.get("name") == port and p.get("containerPort"):
                 return int(p["containerPort"])
     return None
-
-
-def split_url(url: str) -> tuple[SplitResult, str, int]:
-    """(parts, host in lower-case ASCII, port) of an http(s) URL, or ValueError saying why not.
-
-    Checked here, not only by the schema's pattern: a port out of range, a broken IPv6 literal,
-    an empty or over-long label, a host that is not ASCII (write its xn-- form), credentials in
-    the URL (they would end up in status) are each refused with the fix.
-    """
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError as exc:
-        raise ValueError(f"{url!r} is not a valid URL: {exc}") from None
-    if parts.scheme not in ("http", "https"):
-        raise ValueError(f"{url!r}: the scheme must be http or https")
-    if "@" in parts.netloc:
-        raise ValueError(f"{url!r}: credentials in a URL are not accepted (they would be shown "
-                         "in status); send them as a header from a Secret")
-    host = parts.hostname or ""
-    if not host:
-        raise ValueError(f"{url!r} has no host")
-    if not host.isascii():
-        raise ValueError(f"{url!r}: the host {host!r} is not ASCII; write it in its IDNA "
-                         "(xn--...) form")
-    if port is not None and port == 0:
-        raise ValueError(f"{url!r}: port 0 is not a port")
-    if _ip(host) is None:
-        labels = host.rstrip(".").split(".")
-        if len(host) > MAX_HOST:
-            raise ValueError(f"{url!r}: the host is longer than {MAX_HOST} characters")
-        for label in labels:
-            if not LABEL.match(label):
-                raise ValueError(f"{url!r}: {label!r} is not a valid host name label (1-63 "
-                                 "letters, digits or hyphens, not starting or ending with one)")
-    default = 443 if parts.scheme == "https" else 80
-    return parts, host.rstrip("."), port or default
 
 
 def _ip(text: str) -> Address | None:

@@ -11,7 +11,9 @@ camelCase keys. API errors are mapped to a small tree, drawn here:
     └── Unavailable       429, 5xx, connection and timeout errors — worth retrying
 
 ``ensure`` is idempotent: create, and on 409 bring the existing object up to date only when the
-hash of what was asked (``manifests.ANNOTATION_HASH``) differs.
+hash of what was asked (``manifests.ANNOTATION_HASH``) differs — and only when that object is
+owned by the same ReadinessCheck: an object of the same name that readygate did not create is
+never replaced (``Refused``). Jobs and Secrets are created the same way.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ import urllib3
 
 from readygate.api.schema import GROUP, PLURAL, VERSION
 from readygate.kube import manifests
+from readygate.kube.selectors import SelectorError, from_map
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
@@ -98,6 +101,22 @@ def bearer_token(config: Any) -> str | None:
     return None
 
 
+def owner_uids(obj: Mapping[str, Any]) -> set[str]:
+    refs = (obj.get("metadata") or {}).get("ownerReferences") or []
+    return {str(r.get("uid")) for r in refs if r.get("uid")}
+
+
+def _require_owner(kind: str, current: Mapping[str, Any], wanted: Mapping[str, Any]) -> None:
+    """An object readygate meant to create exists already: go on only if it is ours (owned by
+    the same ReadinessCheck); anything else is left untouched and refused."""
+    mine = owner_uids(wanted)
+    if mine and not mine & owner_uids(current):
+        name = (current.get("metadata") or {}).get("name")
+        raise Refused(f"{kind} {name} already exists and is not owned by this ReadinessCheck; "
+                      "readygate leaves it untouched: delete or rename it, or rename the check",
+                      409)
+
+
 class Kube:
     """Async facade over the synchronous client. One per operator (or per test)."""
 
@@ -151,6 +170,7 @@ class Kube:
             pass
         name = body["metadata"]["name"]
         current = await self._json(read, name, namespace)
+        _require_owner(kind, current, body)
         if manifests.spec_hash(current) == manifests.spec_hash(body):
             return current
         updated = json.loads(json.dumps(body))
@@ -174,10 +194,13 @@ class Kube:
         data = await self._json(self.core.list_namespaced_service, namespace)
         return list(data.get("items") or [])
 
-    async def list_pods(self, namespace: str, selector: Mapping[str, str]) -> list[Obj]:
-        label_selector = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
-        data = await self._json(self.core.list_namespaced_pod, namespace,
-                                label_selector=label_selector)
+    async def list_pods(self, namespace: str, selector: str | Mapping[str, str]) -> list[Obj]:
+        """The pods a label selector (query string, or a map of labels) selects; never every
+        pod of the namespace: an empty selector is refused (``selectors.SelectorError``)."""
+        query = selector if isinstance(selector, str) else from_map(selector)
+        if not query:
+            raise SelectorError("the selector is empty: it would select every pod")
+        data = await self._json(self.core.list_namespaced_pod, namespace, label_selector=query)
         return list(data.get("items") or [])
 
     async def pod_log(self, namespace: str, pod: str, container: str | None, *,
@@ -268,8 +291,13 @@ class Kube:
         try:
             return await self._json(self.core.create_namespaced_secret, namespace, dict(body))
         except Conflict:
-            return await self._json(self.core.read_namespaced_secret,
-                                    body["metadata"]["name"], namespace)
+            current = await self._json(self.core.read_namespaced_secret,
+                                       body["metadata"]["name"], namespace)
+            _require_owner("Secret", current, body)
+            if current.get("data") != body.get("data") and body.get("data") is not None:
+                raise Refused(f"Secret {body['metadata']['name']} already exists with other "
+                              "content", 409) from None
+            return current
 
     async def delete_secret(self, namespace: str, name: str) -> None:
         with contextlib.suppress(NotFound):
@@ -279,8 +307,10 @@ class Kube:
         try:
             return await self._json(self.batch.create_namespaced_job, namespace, dict(body))
         except Conflict:
-            return await self._json(self.batch.read_namespaced_job,
-                                    body["metadata"]["name"], namespace)
+            current = await self._json(self.batch.read_namespaced_job,
+                                       body["metadata"]["name"], namespace)
+            _require_owner("Job", current, body)
+            return current
 
     async def list_jobs(self, namespace: str, selector: Mapping[str, str]) -> list[Obj]:
         label_selector = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
@@ -298,4 +328,7 @@ class Kube:
         raw = (data.get("data") or {}).get(key)
         if raw is None:
             raise NotFound(f"Secret {name} has no key {key!r}", 404)
-        return base64.b64decode(raw).decode("utf-8")
+        try:
+            return base64.b64decode(raw, validate=True).decode("utf-8")
+        except (ValueError, UnicodeDecodeError):
+            raise Refused(f"Secret {name} key {key!r} is not UTF-8 text", 422) from None

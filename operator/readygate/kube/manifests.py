@@ -37,12 +37,15 @@ def restricted_container() -> dict[str, Any]:
 
 
 def workload_name(check_name: str) -> str:
-    """A DNS-1035 label (<= 63 chars) unique per check name: ``rg-<name>``."""
-    base = "rg-" + re.sub(r"[^a-z0-9-]", "-", check_name.lower())
-    if len(base) <= 63:
-        return base.rstrip("-") or "rg"
+    """A DNS-1035 label (<= 63 chars), a different one for every check name: ``rg-<name>``
+    when the name is such a label already, else its readable part and a hash of the whole name
+    (``a.b`` and ``a-b`` never share ``rg-a-b``)."""
+    base = "rg-" + check_name
+    if len(base) <= 63 and re.fullmatch(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?", check_name):
+        return base
     digest = hashlib.sha256(check_name.encode()).hexdigest()[:8]
-    return base[:54].rstrip("-") + "-" + digest
+    readable = re.sub(r"[^a-z0-9-]", "-", check_name.lower())[:50].strip("-")
+    return f"rg-{readable}-{digest}" if readable else f"rg-{digest}"
 
 
 def owner_reference(check: Mapping[str, Any]) -> dict[str, Any]:
@@ -213,7 +216,7 @@ def load_labels(check_name: str, run: int) -> dict[str, str]:
 
 
 def load_secret_name(check_name: str, run: int) -> str:
-    return _short(f"rg-{check_name}-load-r{run}")
+    return _short(f"{workload_name(check_name)}-load-r{run}")
 
 
 def load_secret(check: Mapping[str, Any], run: int, plan_json: str) -> dict[str, Any]:
@@ -254,7 +257,7 @@ def load_job(check: Mapping[str, Any], run: int, shard: int, shards: int, *, ima
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {
-            "name": _short(f"rg-{name}-load-r{run}-{shard}"),
+            "name": _short(f"{workload_name(name)}-load-r{run}-{shard}"),
             "labels": job_labels,
             "ownerReferences": [owner_reference(check)],
         },

@@ -241,7 +241,9 @@ def main(argv: list[str] | None = None) -> int:
     except LoadError as exc:
         if show:
             sys.stderr.write("\n")
-        print(f"readygate load: {type(exc).__name__}: {exc}", file=sys.stderr)
+        detail = getattr(exc, "detail", "")  # a worker's own error output: the user's terminal
+        print(f"readygate load: {type(exc).__name__}: {exc}" + (f": {detail}" if detail else ""),
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("\nreadygate load: interrupted", file=sys.stderr)

@@ -37,7 +37,14 @@ class ResultError(LoadError, ValueError):
 
 
 class WorkerError(LoadError):
-    """A worker process failed, printed no result, or was killed for overrunning its time."""
+    """A worker process failed, printed no result, or was killed for overrunning its time.
+
+    ``detail`` holds the worker's last lines of error output, kept apart from the message: they
+    may quote a request's header values, so only a caller that may show them (the CLI) does."""
+
+    def __init__(self, message: str, detail: str = "") -> None:
+        super().__init__(message)
+        self.detail = detail
 
 
 class ConnectError(LoadError):

@@ -73,8 +73,10 @@ def _check_processes(processes: int) -> None:
 
 def _parse(out: bytes, err: bytes, code: int | None, who: str) -> LoadResult:
     if code != 0:
+        # The error output stays out of the message (which may reach a status): it can quote
+        # a header value. Callers that may show it read ``detail``.
         tail = err.decode(errors="replace").strip().splitlines()[-5:]
-        raise WorkerError(f"{who} exited with {code}: {' | '.join(tail)}")
+        raise WorkerError(f"{who} exited with {code}", detail=" | ".join(tail))
     lines = out.decode().strip().splitlines()
     if not lines:
         raise WorkerError(f"{who} printed no result")

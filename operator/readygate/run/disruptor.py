@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from readygate.judge.persistence import Restart
 from readygate.judge.resilience import Disruption
+from readygate.judge.targets import TargetError
 from readygate.kube.client import Kube
 from readygate.kube.podstate import live, pod_ready, rollout
+from readygate.kube.selectors import SelectorError, label_selector
 from readygate.run.resolver import workload
 
 Probe = Callable[[], Awaitable[bool]]
@@ -39,7 +41,7 @@ async def _delete(kube: Kube, namespace: str, pods: list[dict[str, Any]], grace:
                            for p in pods))
 
 
-async def _wait_whole(kube: Kube, namespace: str, selector: Mapping[str, str], desired: int,
+async def _wait_whole(kube: Kube, namespace: str, selector: str, desired: int,
                       gone: set[str], deadline: float,
                       probe: Probe | None) -> tuple[float | None, int, bool]:
     """Poll until recovered; (epoch seconds of recovery or None, Ready pods, answering)."""
@@ -56,7 +58,7 @@ async def _wait_whole(kube: Kube, namespace: str, selector: Mapping[str, str], d
         await asyncio.sleep(POLL)
 
 
-async def disrupt(kube: Kube, namespace: str, selector: Mapping[str, str], desired: int, *,
+async def disrupt(kube: Kube, namespace: str, selector: str, desired: int, *,
                   kill: int, grace: int, max_recovery: float, probe: Probe) -> Disruption:
     """Delete ``kill`` Ready pods (oldest first) and wait until the workload is whole again."""
     pods = sorted((p for p in live(await kube.list_pods(namespace, selector)) if pod_ready(p)),
@@ -78,7 +80,10 @@ async def restart(kube: Kube, namespace: str, target: tuple[str, str], *, within
     """Delete every pod of a workload and wait until all its replicas are new and Ready."""
     kind, name = target
     obj = await workload(kube, namespace, kind, name)
-    selector = dict(((obj.get("spec") or {}).get("selector") or {}).get("matchLabels") or {})
+    try:
+        selector = label_selector((obj.get("spec") or {}).get("selector"))
+    except SelectorError as exc:
+        raise TargetError(f"{kind} {name} has a selector readygate cannot use: {exc}") from None
     desired, _, _ = rollout(obj)
     pods = live(await kube.list_pods(namespace, selector))
     started = time.monotonic()

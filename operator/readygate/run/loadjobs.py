@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from readygate.kube import manifests
-from readygate.kube.client import Kube, KubeError
+from readygate.kube.client import Kube, KubeError, Refused, owner_uids
 from readygate.load import LoadPlan, LoadResult, merge_results
 from readygate.load.workers import default_timeout
 
@@ -61,6 +61,14 @@ async def delete_stale(kube: Kube, namespace: str, check_name: str,
     return len(stale)
 
 
+async def _pods_of(kube: Kube, namespace: str, job: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The pods of a Job readygate created: labelled with its name *and* owned by it (by uid),
+    so a pod someone else labelled ``job-name=...`` cannot hand in a result."""
+    uid = (job.get("metadata") or {}).get("uid")
+    pods = await kube.list_pods(namespace, {"job-name": job["metadata"]["name"]})
+    return [p for p in pods if uid and uid in owner_uids(p)]
+
+
 def _job_state(job: Mapping[str, Any]) -> str:
     status = job.get("status") or {}
     if status.get("succeeded"):
@@ -75,7 +83,7 @@ def _job_state(job: Mapping[str, Any]) -> str:
 
 async def _result_of(kube: Kube, namespace: str, job: Mapping[str, Any]) -> LoadResult:
     name = job["metadata"]["name"]
-    pods = await kube.list_pods(namespace, {"job-name": name})
+    pods = await _pods_of(kube, namespace, job)
     if not pods:
         raise JobLoadError(f"load Job {name} has no pod")
     pod = sorted(pods, key=lambda p: str(p["metadata"].get("creationTimestamp")))[-1]
@@ -105,10 +113,14 @@ async def run_load_jobs(kube: Kube, check: Mapping[str, Any], run: int, plan: Lo
                                pull_policy=settings.pull_policy, secret=secret_name,
                                deadline=int(budget))
             for i in range(workers)]
+    created: dict[str, Mapping[str, Any]] = {}
     try:
-        await kube.create_secret(namespace, secret)
-        for job in jobs:
-            await kube.create_job(namespace, job)
+        try:
+            await kube.create_secret(namespace, secret)
+            for job in jobs:
+                created[job["metadata"]["name"]] = await kube.create_job(namespace, job)
+        except Refused as exc:  # a quota, a plan over the Secret size limit, a name taken
+            raise JobLoadError(f"cannot create the load Jobs: {exc}") from None
         deadline = time.monotonic() + budget
         names = [j["metadata"]["name"] for j in jobs]
         selector = {manifests.LABEL_CHECK: manifests.label_value(check_name),
@@ -119,10 +131,14 @@ async def run_load_jobs(kube: Kube, check: Mapping[str, Any], run: int, plan: Lo
             missing = [n for n in names if n not in current]
             if missing:
                 raise JobLoadError(f"load Job(s) {', '.join(missing)} disappeared")
+            replaced = [n for n in names if _uid(current[n]) != _uid(created[n])]
+            if replaced:
+                raise JobLoadError(f"load Job(s) {', '.join(replaced)} were replaced by "
+                                   "someone else")
             states = {n: _job_state(current[n]) for n in names}
             failed = [n for n, s in states.items() if s == "failed"]
             if failed:
-                detail = await _failure_detail(kube, namespace, failed[0])
+                detail = await _failure_detail(kube, namespace, current[failed[0]])
                 raise JobLoadError(f"load Job {failed[0]} failed: {detail}")
             if all(s == "succeeded" for s in states.values()):
                 break
@@ -143,8 +159,13 @@ async def run_load_jobs(kube: Kube, check: Mapping[str, Any], run: int, plan: Lo
             log.warning("could not delete load plan Secret %s: %s", secret_name, exc)
 
 
-async def _failure_detail(kube: Kube, namespace: str, job_name: str) -> str:
-    pods = await kube.list_pods(namespace, {"job-name": job_name})
+def _uid(obj: Mapping[str, Any]) -> str | None:
+    uid = (obj.get("metadata") or {}).get("uid")
+    return str(uid) if uid else None
+
+
+async def _failure_detail(kube: Kube, namespace: str, job: Mapping[str, Any]) -> str:
+    pods = await _pods_of(kube, namespace, job)
     for pod in pods:
         for cs in (pod.get("status") or {}).get("containerStatuses") or []:
             state = cs.get("state") or {}

@@ -12,9 +12,13 @@ the errors of its recovery window from the latter's timeline).
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import logging
+from collections.abc import Iterable
 
 from readygate.api.clock import utc_now
+from readygate.api.headers import HeaderValueError, header_value
 from readygate.api.results import CheckResult
 from readygate.judge.load import check_result, plan_for, secret_refs
 from readygate.judge.targets import Endpoint
@@ -23,6 +27,16 @@ from readygate.load import LoadError, LoadPlan, judge, run_load_subprocess
 from readygate.run.context import LoadOutcome, RunContext
 from readygate.run.loadjobs import JobLoadError, JobSettings, run_load_jobs
 from readygate.run.ratebudget import LoadRefused
+
+log = logging.getLogger(__name__)
+
+
+def redact(text: str, secrets: Iterable[str]) -> str:
+    """``text`` with every Secret value (and its base64 form) replaced by ``***``."""
+    for value in sorted({v for v in secrets if len(v) >= 4}, key=len, reverse=True):
+        for form in (value, base64.b64encode(value.encode()).decode()):
+            text = text.replace(form, "***")
+    return text
 
 
 def peak_rate(plan: LoadPlan) -> float:
@@ -40,18 +54,21 @@ async def run_load_check(ctx: RunContext, endpoint: Endpoint) -> LoadOutcome:
     assert load is not None
     started = utc_now()
 
-    def error(message: str) -> LoadOutcome:
-        return LoadOutcome(CheckResult(result="Error", message=message, started_at=started,
-                                       finished_at=utc_now()))
-
     values: dict[tuple[str, str], str] = {}
+
+    def error(message: str) -> LoadOutcome:
+        return LoadOutcome(CheckResult(result="Error", message=redact(message, values.values()),
+                                       started_at=started, finished_at=utc_now()))
+
     for ref in secret_refs(load):
         try:
-            values[(ref.name, ref.key)] = await ctx.kube.secret_value(
-                ctx.namespace, ref.name, ref.key)
+            values[(ref.name, ref.key)] = header_value(ref, await ctx.kube.secret_value(
+                ctx.namespace, ref.name, ref.key))
         except KubeError as exc:
             return error(f"cannot read header value from Secret {ref.name} key {ref.key}: "
                          f"{exc}")
+        except HeaderValueError as exc:
+            return error(str(exc))
     settings = ctx.settings
     if load.workers > 1 and not settings.worker_image:
         return error("workers > 1 runs the load in Job pods from the operator's own image, "
@@ -72,7 +89,13 @@ async def run_load_check(ctx: RunContext, endpoint: Endpoint) -> LoadOutcome:
     except LoadRefused as exc:
         return error(str(exc))
     except (LoadError, JobLoadError) as exc:
-        return error(f"could not measure: {exc}")
+        detail = getattr(exc, "detail", "")
+        if detail:
+            log.warning("%s/%s: load failed: %s: %s", ctx.namespace, ctx.name, exc,
+                        redact(detail, values.values()))
+        return error(f"could not measure: {exc}" + (
+            " (its error output is in the operator's log, with Secret values removed)"
+            if detail else ""))
     check = check_result(result, judge(result, plan.thresholds), started_at=started,
                          finished_at=utc_now(), warn_only=load.warn_only)
     if load.workers > 1:

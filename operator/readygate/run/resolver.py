@@ -17,15 +17,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from readygate.api.spec import CheckSpec
+from readygate.api.urls import split_url
 from readygate.judge.targets import (
     Endpoint,
     TargetError,
     address_refusal,
     name_refusal,
-    split_url,
 )
 from readygate.kube import manifests
-from readygate.kube.client import Kube, KubeError, NotFound
+from readygate.kube.client import Kube, NotFound, Refused
+from readygate.kube.selectors import SelectorError, from_map, label_selector
 
 RESOLVE_TIMEOUT = 5.0  # seconds for a url target's name to resolve
 
@@ -39,18 +40,20 @@ async def resolve(kube: Kube, check: Mapping[str, Any], spec: CheckSpec,
         try:
             await kube.ensure(namespace, dep)
             svc = await kube.ensure(namespace, manifests.service(check, spec))
-        except KubeError as exc:
-            if exc.status in (400, 403, 422):
-                raise TargetError(f"cannot create the workload: {exc}") from exc
-            raise
-        selector = dict(dep["spec"]["selector"]["matchLabels"])
+        except Refused as exc:
+            raise TargetError(f"cannot create the workload: {exc}") from exc
+        selector = label_selector(dep["spec"]["selector"])
         return service_endpoint(namespace, svc, t.deploy.port, selector,
                                 ("Deployment", dep["metadata"]["name"]))
     if t.workload_ref is not None:
         ref = t.workload_ref
         wl = await workload(kube, namespace, ref.kind, ref.name)
         spec_ = wl.get("spec") or {}
-        selector = dict((spec_.get("selector") or {}).get("matchLabels") or {})
+        try:
+            selector = label_selector(spec_.get("selector"))
+        except SelectorError as exc:
+            raise TargetError(f"{ref.kind} {ref.name} has a selector readygate cannot use: "
+                              f"{exc}") from None
         pod_labels = ((spec_.get("template") or {}).get("metadata") or {}).get("labels") or {}
         svc = await _find_service(kube, namespace, ref.service, pod_labels, ref.kind, ref.name)
         return service_endpoint(namespace, svc, ref.port, selector, (ref.kind, ref.name))
@@ -61,7 +64,11 @@ async def resolve(kube: Kube, check: Mapping[str, Any], spec: CheckSpec,
             raise TargetError(f"Service {t.service.name} not found in namespace "
                               f"{namespace}") from None
         sel = (svc.get("spec") or {}).get("selector") or None
-        return service_endpoint(namespace, svc, t.service.port, sel, None)
+        try:
+            query = from_map(sel) if sel else None
+        except SelectorError as exc:
+            raise TargetError(f"Service {t.service.name}: {exc}") from None
+        return service_endpoint(namespace, svc, t.service.port, query, None)
     assert t.url is not None
     return await _url_endpoint(t.url, allowlist)
 
@@ -93,7 +100,7 @@ async def _find_service(kube: Kube, namespace: str, name: str | None,
 
 
 def service_endpoint(namespace: str, svc: Mapping[str, Any], port: int | None,
-                     selector: dict[str, str] | None,
+                     selector: str | None,
                      workload_ref: tuple[str, str] | None) -> Endpoint:
     """The Endpoint of one port of a Service (its cluster IP), with the pods behind it."""
     spec = svc.get("spec") or {}

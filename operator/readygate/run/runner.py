@@ -14,8 +14,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping
-from typing import Any
+import traceback
+from collections.abc import Coroutine, Mapping
+from typing import Any, TypeVar
 
 from readygate.api.checks import FIRST, pending_text, planned
 from readygate.api.clock import utc_at, utc_now
@@ -24,7 +25,7 @@ from readygate.api.results import CheckResult
 from readygate.api.spec import CheckSpec
 from readygate.judge.targets import TargetError
 from readygate.judge.verdict import overall
-from readygate.kube.client import KubeError
+from readygate.kube.client import Conflict, KubeError, Unavailable
 from readygate.run.context import RunContext, Runtime
 from readygate.run.crashwatch import CrashWatch
 from readygate.run.loadjobs import delete_stale
@@ -38,6 +39,7 @@ from readygate.status.compute import RunView
 from readygate.status.writer import StatusWriter
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 class CheckRunner:
@@ -84,27 +86,33 @@ class CheckRunner:
         try:
             endpoint = await resolve(ctx.kube, ctx.check, self.spec,
                                      ctx.settings.url_allowlist)
-        except TargetError as exc:
+        except (Unavailable, Conflict):
+            raise
+        except (TargetError, KubeError) as exc:
+            why = str(exc) if isinstance(exc, TargetError) else (
+                f"cannot read or create the target: {exc}")
             first = next(iter(self.view.checks))
-            await self._record(first, CheckResult(result="Error", message=str(exc),
+            await self._record(first, CheckResult(result="Error", message=why,
                                                   finished_at=utc_now()),
-                               phase="Error", error=str(exc))
+                               phase="Error", error=why)
             return self.view
         if endpoint.address is not None:
             ctx.prober = ctx.prober.pinned(endpoint.host, endpoint.address)
         await self._persist(target=endpoint.description)
         watch = CrashWatch(ctx)
-        if await await_ready(ctx, endpoint, watch) and self.spec.liveness.enabled:
+        ready = await self._stage(("deploy", "readiness"), await_ready(ctx, endpoint, watch))
+        if ready and self.spec.liveness.enabled:
             await self._persist(phase="Verifying")
-            await observe_liveness(ctx, endpoint, watch)
+            await self._stage(("liveness",), observe_liveness(ctx, endpoint, watch))
         if self._healthy():
             await self._persist(phase="Verifying")
             if self.spec.security is not None:
-                await run_security(ctx, endpoint)
+                await self._stage(("security",), run_security(ctx, endpoint))
             if self.spec.load is not None or self.spec.resilience is not None:
-                await run_load_phase(ctx, endpoint)
+                await self._stage(("load", "stability", "resilience"),
+                                  run_load_phase(ctx, endpoint))
             if self.spec.persistence is not None:
-                await run_persistence(ctx, endpoint)
+                await self._stage(("persistence",), run_persistence(ctx, endpoint))
         final = overall({k: v for k, v in self.view.checks.items() if v.final})
         skipped = {k: (v if v.final else CheckResult(result="Skipped",
                                                      message="not run: the target did not "
@@ -114,6 +122,30 @@ class CheckRunner:
         await self._persist(checks=skipped, phase=final,
                             next_run_at=utc_at(time.time() + every) if every else None)
         return self.view
+
+    async def _stage(self, names: tuple[str, ...], stage: Coroutine[Any, Any, T]) -> T | None:
+        """Run one stage. A fault of the operator or the API server that is worth retrying
+        propagates (the supervisor retries the run); anything else ends the stage's unfinished
+        checks as Error with what went wrong, and the run goes on to its verdict."""
+        try:
+            return await stage
+        except (Unavailable, Conflict):
+            raise
+        except KubeError as exc:
+            message = f"could not measure: the API server refused a request: {exc}"
+        except Exception as exc:  # an operator bug must not loop forever, nor leak a value
+            log.error("%s/%s: %s stage failed: %s\n%s", self.namespace, self.name,
+                      "/".join(names), type(exc).__name__,
+                      "".join(traceback.format_tb(exc.__traceback__)))
+            message = (f"could not measure: readygate failed with {type(exc).__name__} (an "
+                       "operator bug: see the operator's log)")
+        for name in names:
+            current = self.view.checks.get(name)
+            if current is not None and not current.final:
+                await self._record(name, CheckResult(result="Error", message=message,
+                                                     started_at=current.started_at,
+                                                     finished_at=utc_now()))
+        return None
 
     def _healthy(self) -> bool:
         """Deploy, readiness and liveness passed: the later checks are worth running."""

@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Sequence
 
 from readygate.api.clock import utc_now
+from readygate.api.headers import HeaderValueError, header_value
 from readygate.api.results import CheckResult
 from readygate.api.spec import Header, HttpCall
 from readygate.judge.answers import Answer
@@ -39,10 +40,13 @@ async def _headers(ctx: RunContext, headers: Sequence[Header]) -> dict[str, str]
         elif h.value_from is not None:
             ref = h.value_from.secret_key_ref
             try:
-                out[h.name] = await ctx.kube.secret_value(ctx.namespace, ref.name, ref.key)
+                out[h.name] = header_value(ref, await ctx.kube.secret_value(
+                    ctx.namespace, ref.name, ref.key))
             except KubeError as exc:
                 raise _HeaderError(f"cannot read header {h.name} from Secret {ref.name} key "
                                    f"{ref.key}: {exc}") from exc
+            except HeaderValueError as exc:
+                raise _HeaderError(f"header {h.name}: {exc}") from None
     return out
 
 
@@ -90,7 +94,7 @@ async def run_persistence(ctx: RunContext, endpoint: Endpoint) -> None:
         result = judge_persistence(spec.write, spec.read_back, token, wrote=wrote,
                                    before=before, restart=restarted, after=after,
                                    within=spec.within, started_at=started,
-                                   finished_at=utc_now())
+                                   finished_at=utc_now(), redact=endpoint.address is not None)
     except TargetError as exc:
         result = error(f"cannot restart: {exc}")
     except _NoWorkload:
