@@ -25,6 +25,7 @@ NAMESPACED: Rules = {
     ("apps", "deployments"): ("get", "list", "create", "update"),
     ("apps", "statefulsets"): ("get",),
     ("", "services"): ("get", "list", "create", "update"),
+    ("discovery.k8s.io", "endpointslices"): ("list",),
     ("", "pods"): ("get", "list", "delete"),
     ("", "pods/status"): ("patch",),
     ("", "pods/log"): ("get",),

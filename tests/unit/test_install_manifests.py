@@ -170,9 +170,12 @@ def test_namespace_metrics_service_and_network_policy() -> None:
     np = _one(MANIFESTS / "base" / "networkpolicy.yaml")
     assert np["spec"]["podSelector"]["matchLabels"].items() <= labels.items()
     assert set(np["spec"]["policyTypes"]) == {"Ingress", "Egress"}
-    (ingress,) = np["spec"]["ingress"]
-    assert "from" not in ingress
-    assert {p["port"] for p in ingress["ports"]} == {"health", "metrics"}
+    health, metrics = np["spec"]["ingress"]
+    assert "from" not in health and [p["port"] for p in health["ports"]] == ["health"]
+    # every tenant's check names and values: only namespaces labelled as metrics readers
+    assert [p["port"] for p in metrics["ports"]] == ["metrics"]
+    assert metrics["from"] == [{"namespaceSelector": {"matchLabels": {
+        "readygate.io/metrics-reader": "true"}}}]
     assert np["spec"]["egress"] == [{}]  # open on purpose: API server, kubelets, targets
 
 

@@ -10,6 +10,8 @@ import dataclasses
 import os
 from collections.abc import Mapping
 
+SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
+
 
 class SettingsError(ValueError):
     pass
@@ -23,6 +25,8 @@ class Settings:
     poll_interval: float = 1.0  # seconds between observations of a running check
     metrics_port: int = 9090
     namespace: str | None = None  # watch one namespace; None: all
+    # checks here are refused (Error): the cluster's own namespaces, whatever RBAC allows
+    excluded_namespaces: frozenset[str] = frozenset(SYSTEM_NAMESPACES)
     log_lines: int = 20
     worker_image: str | None = None  # image of load Job pods; None: the operator's own
     worker_pull_policy: str = "IfNotPresent"
@@ -65,6 +69,9 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         poll_interval=_float(env, "READYGATE_POLL_INTERVAL", 1.0, 0.1, 30.0),
         metrics_port=int(_float(env, "READYGATE_METRICS_PORT", 9090, 0, 65535)),
         namespace=env.get("READYGATE_NAMESPACE") or None,
+        excluded_namespaces=frozenset(
+            x.strip() for x in env.get("READYGATE_EXCLUDED_NAMESPACES",
+                                       ",".join(SYSTEM_NAMESPACES)).split(",") if x.strip()),
         worker_image=env.get("READYGATE_WORKER_IMAGE") or None,
         worker_pull_policy=_choice(env, "READYGATE_WORKER_PULL_POLICY", "IfNotPresent",
                                    ("Always", "IfNotPresent", "Never")),

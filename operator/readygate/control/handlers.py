@@ -17,12 +17,15 @@ from typing import Any
 import kopf
 
 from readygate.api import schema
+from readygate.api.parse import SpecError, parse_spec
 from readygate.api.settings import Settings, from_env
 from readygate.control.supervisor import Supervisor
+from readygate.judge.targets import TargetError
 from readygate.kube.client import Kube, KubeError, load_config
+from readygate.kube.selectors import SelectorError
 from readygate.load.pacer import Pacer
 from readygate.run.context import Runtime
-from readygate.run.gatekeeper import release
+from readygate.run.gatekeeper import release, target_selector
 from readygate.run.loadrunner import run_load_check
 from readygate.run.prober import Prober
 from readygate.run.ratebudget import RateBudget
@@ -95,11 +98,21 @@ async def forget(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any
     namespace, name = str(body.metadata.namespace), str(body.metadata.name)
     runtime.metrics.forget(namespace, name)
     runtime.prober.forget(namespace, name)
-    spec: dict[str, Any] = dict(body.spec or {})
-    ctype = (spec.get("gate") or {}).get("podReadinessGate")
-    if isinstance(ctype, str) and ctype:
-        released = await release(runtime.kube, namespace, ctype)
-        logger.info("released the readiness gate %s of %d pod(s)", ctype, released)
+    try:
+        spec = parse_spec(dict(body.spec or {}))
+    except SpecError:
+        return  # an invalid spec never had a gate verified
+    if spec.gate is None:
+        return
+    ctype = spec.gate.pod_readiness_gate
+    check = {"metadata": dict(body.metadata)}
+    try:
+        selector = await target_selector(runtime.kube, check, spec)
+    except (TargetError, SelectorError) as exc:
+        logger.info("readiness gate %s not released: %s", ctype, exc)
+        return
+    released = await release(runtime.kube, namespace, ctype, selector)
+    logger.info("released the readiness gate %s of %d pod(s)", ctype, released)
 
 
 @kopf.daemon(schema.GROUP, schema.VERSION, schema.PLURAL, cancellation_timeout=15.0)

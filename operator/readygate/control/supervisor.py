@@ -93,7 +93,7 @@ class Supervisor:
         except SpecError:
             spec = None
         every = spec.schedule.every if spec is not None and spec.schedule else None
-        if spec is not None:
+        if spec is not None and self.namespace not in self.rt.settings.excluded_namespaces:
             await self.gatekeeper.turn(spec, generation)
         d = decide(generation=generation, status=status, running=self.task_generation,
                    now=time.time(), every=every, poll=self.rt.settings.poll_interval)
@@ -115,11 +115,18 @@ class Supervisor:
 
     async def _start(self, snapshot: dict[str, Any], generation: int, reason: RunReason) -> None:
         run = int(self.writer.current.get("runs") or 0) + 1
+        refusal = None
+        if self.namespace in self.rt.settings.excluded_namespaces:
+            refusal = (f"readygate does not serve ReadinessChecks in namespace {self.namespace} "
+                       "(READYGATE_EXCLUDED_NAMESPACES): a check creates pods and reads "
+                       "Secrets where it lives; create it in an application namespace")
         try:
             spec = parse_spec(snapshot["spec"])
         except SpecError as exc:
+            refusal = refusal or str(exc)
+        if refusal is not None:
             view = RunView(generation=generation, run=run, reason=reason, phase="Error",
-                           started_at=utc_now(), error=str(exc))
+                           started_at=utc_now(), error=refusal)
             await self.writer.write_view(view)
             return
         runner = CheckRunner(self.rt, snapshot, spec, self.writer, run=run, reason=reason)

@@ -126,6 +126,7 @@ class Kube:
         self.apps = kubernetes.client.AppsV1Api(self.api)
         self.custom = kubernetes.client.CustomObjectsApi(self.api)
         self.batch = kubernetes.client.BatchV1Api(self.api)
+        self.discovery = kubernetes.client.DiscoveryV1Api(self.api)
         self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="kube")
 
     def close(self) -> None:
@@ -189,6 +190,11 @@ class Kube:
 
     async def get_service(self, namespace: str, name: str) -> Obj:
         return await self._json(self.core.read_namespaced_service, name, namespace)
+
+    async def list_endpoint_slices(self, namespace: str, service: str) -> list[Obj]:
+        data = await self._json(self.discovery.list_namespaced_endpoint_slice, namespace,
+                                label_selector=f"kubernetes.io/service-name={service}")
+        return list(data.get("items") or [])
 
     async def list_services(self, namespace: str) -> list[Obj]:
         data = await self._json(self.core.list_namespaced_service, namespace)

@@ -2,10 +2,11 @@
 Ready.
 
 Acting side of ``gates``. Each supervisor turn of a check with ``spec.gate`` lists the pods of
-the namespace that declare the gate's condition type, starts a verification for each pod whose
-containers are ready and that has no verdict yet (at most ``CONCURRENCY`` at once), and writes
-``status.gate`` through the writer. A verification asks the pod itself, at its IP, for the
-readiness path (within ``readiness.within``) and then observes the liveness path over
+its own target (never the whole namespace: another check naming the same condition type cannot
+verify or release them) that declare the gate's condition type, starts a verification for each
+pod whose containers are ready and that has no verdict yet (at most ``CONCURRENCY`` at once),
+and writes ``status.gate`` through the writer. A verification asks the pod itself, at its IP,
+for the readiness path (within ``readiness.within``) and then observes the liveness path over
 ``liveness.observeFor``, like the check's own run does through the Service; the verdict is
 patched on ``pods/status`` as that one condition (``kube.patch_pod_condition``). ``release``
 sets every gate of a deleted check True, so its pods are not held un-Ready forever.
@@ -26,10 +27,12 @@ from readygate.judge import gates
 from readygate.judge.answers import Sample
 from readygate.judge.health import judge_liveness
 from readygate.judge.targets import TargetError, pod_port_number
+from readygate.kube import manifests
 from readygate.kube.client import Kube, KubeError
 from readygate.kube.podstate import live
+from readygate.kube.selectors import SelectorError, label_selector
 from readygate.run.prober import Prober
-from readygate.run.resolver import resolve
+from readygate.run.resolver import resolve, workload
 from readygate.status.writer import StatusWriter
 
 log = logging.getLogger(__name__)
@@ -48,20 +51,28 @@ class Gatekeeper:
         self.port: tuple[int, int | str | None] | None = None  # (generation, pod port)
         self.slots = asyncio.Semaphore(CONCURRENCY)
         self.ctype: str | None = None  # the condition type of the last turn
+        self.selector: tuple[int, str] | None = None  # (generation, the target's pod selector)
 
     async def turn(self, spec: CheckSpec, generation: int) -> None:
         ctype = spec.gate.pod_readiness_gate if spec.gate is not None else None
         if self.ctype is not None and ctype != self.ctype:
             # the gate was renamed or dropped from the spec: never leave pods held by it
             await self.stop()
-            await release(self.kube, self.namespace, self.ctype)
+            if self.selector is not None:
+                await release(self.kube, self.namespace, self.ctype, self.selector[1])
         self.ctype = ctype
         if ctype is None:
             if self.writer.gate is not None:
                 await self.writer.write_gate(None)
             return
         self.tasks = {uid: t for uid, t in self.tasks.items() if not t.done()}
-        pods = [p for p in live(await self.kube.list_all_pods(self.namespace))
+        selector = await self._selector(spec, generation)
+        if selector is None:
+            await self.writer.write_gate(gates.summary(ctype, []))
+            return
+        # only the pods of this check's own target: another check (another team's) naming the
+        # same condition type can neither verify nor release them
+        pods = [p for p in live(await self.kube.list_pods(self.namespace, selector))
                 if gates.declares(p, ctype)]
         seen: list[gates.PodGate] = []
         for pod in pods:
@@ -77,6 +88,17 @@ class Gatekeeper:
             seen.append(gates.PodGate(pod["metadata"]["name"], action,
                                       str(mine.get("message", ""))))
         await self.writer.write_gate(gates.summary(ctype, seen))
+
+    async def _selector(self, spec: CheckSpec, generation: int) -> str | None:
+        if self.selector is not None and self.selector[0] == generation:
+            return self.selector[1]
+        try:
+            selector = await target_selector(self.kube, self.check, spec)
+        except (TargetError, SelectorError) as exc:
+            log.info("%s/%s: gate: %s", self.namespace, self.check["metadata"]["name"], exc)
+            return None
+        self.selector = (generation, selector)
+        return selector
 
     async def stop(self) -> None:
         tasks, self.tasks = list(self.tasks.values()), {}
@@ -151,10 +173,22 @@ class Gatekeeper:
         return True, f"ready, and {verdict.message}"
 
 
-async def release(kube: Kube, namespace: str, ctype: str) -> int:
-    """Set the gate True on every pod that declares it (the check is gone); returns how many."""
+async def target_selector(kube: Kube, check: Mapping[str, Any], spec: CheckSpec) -> str:
+    """The label selector of the pods a gate of this check may hold: its target's."""
+    if spec.target.deploy is not None:
+        return label_selector(manifests.deployment(check, spec)["spec"]["selector"])
+    ref = spec.target.workload_ref
+    if ref is None:
+        raise TargetError("a readiness gate needs a deploy or workloadRef target")
+    obj = await workload(kube, check["metadata"]["namespace"], ref.kind, ref.name)
+    return label_selector((obj.get("spec") or {}).get("selector"))
+
+
+async def release(kube: Kube, namespace: str, ctype: str, selector: str) -> int:
+    """Set the gate True on every pod of the target that declares it (the check is gone);
+    returns how many."""
     released = 0
-    for pod in live(await kube.list_all_pods(namespace)):
+    for pod in live(await kube.list_pods(namespace, selector)):
         if not gates.declares(pod, ctype):
             continue
         mine = gates.find_condition(pod, ctype)

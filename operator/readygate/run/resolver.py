@@ -56,6 +56,8 @@ async def resolve(kube: Kube, check: Mapping[str, Any], spec: CheckSpec,
                               f"{exc}") from None
         pod_labels = ((spec_.get("template") or {}).get("metadata") or {}).get("labels") or {}
         svc = await _find_service(kube, namespace, ref.service, pod_labels, ref.kind, ref.name)
+        if not (svc.get("spec") or {}).get("selector"):
+            await _vet_selectorless(kube, namespace, svc)
         return service_endpoint(namespace, svc, ref.port, selector, (ref.kind, ref.name))
     if t.service is not None:
         try:
@@ -68,9 +70,39 @@ async def resolve(kube: Kube, check: Mapping[str, Any], spec: CheckSpec,
             query = from_map(sel) if sel else None
         except SelectorError as exc:
             raise TargetError(f"Service {t.service.name}: {exc}") from None
+        if query is None:
+            await _vet_selectorless(kube, namespace, svc)
         return service_endpoint(namespace, svc, t.service.port, query, None)
     assert t.url is not None
     return await _url_endpoint(t.url, allowlist)
+
+
+async def _vet_selectorless(kube: Kube, namespace: str, svc: Mapping[str, Any]) -> None:
+    """A Service without a selector routes wherever its hand-made endpoints say — another
+    namespace's pods, the API server, a node. It is a target only when every endpoint is a pod
+    of the check's own namespace, at that pod's own IP."""
+    name = svc["metadata"]["name"]
+    if (svc.get("spec") or {}).get("type") == "ExternalName":
+        raise TargetError(f"Service {name} is an ExternalName Service: it leaves the namespace")
+    own: dict[str, set[str]] | None = None
+    for piece in await kube.list_endpoint_slices(namespace, name):
+        for ep in piece.get("endpoints") or []:
+            ref = ep.get("targetRef") or {}
+            addresses = [str(a) for a in ep.get("addresses") or []]
+            if ref.get("kind") != "Pod" or ref.get("namespace", namespace) != namespace:
+                raise TargetError(f"Service {name} has no selector and an endpoint "
+                                  f"{', '.join(addresses) or '?'} that is not a pod of namespace "
+                                  f"{namespace}; readygate only checks this namespace's pods")
+            if own is None:
+                own = {p["metadata"]["name"]: {str(i.get("ip")) for i in (
+                    (p.get("status") or {}).get("podIPs") or [])} | {
+                    str((p.get("status") or {}).get("podIP"))}
+                    for p in await kube.list_all_pods(namespace)}
+            if not set(addresses) <= own.get(str(ref.get("name")), set()):
+                raise TargetError(f"Service {name} has no selector and an endpoint "
+                                  f"{', '.join(addresses)} that is not the IP of pod "
+                                  f"{ref.get('name')}; readygate only checks this namespace's "
+                                  "pods")
 
 
 async def workload(kube: Kube, namespace: str, kind: str, name: str) -> dict[str, Any]:
