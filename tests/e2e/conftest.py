@@ -272,6 +272,16 @@ def namespace(request: pytest.FixtureRequest, cluster: Cluster) -> Iterator[str]
     drop_namespace(cluster, name)
 
 
+@pytest.fixture
+def own_namespace(request: pytest.FixtureRequest, cluster: Cluster) -> Iterator[str]:
+    """A namespace no session operator serves (rg-e2e-x<session>-...): for tests that run (and
+    kill) operators of their own."""
+    hint = request.node.name.lower().replace("_", "-")[5:30].strip("-")
+    name = f"rg-e2e-x{SESSION}-{hint}-{secrets.token_hex(2)}"
+    yield create_namespace(cluster, name)
+    drop_namespace(cluster, name, timeout=5)
+
+
 @pytest.fixture(scope="module")
 def module_namespace(request: pytest.FixtureRequest, cluster: Cluster) -> Iterator[str]:
     name = _new_namespace(cluster, request.module.__name__.rsplit(".", 1)[-1].replace("test_", ""))

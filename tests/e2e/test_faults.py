@@ -8,16 +8,13 @@ of its test, so they can kill and restart them without touching the session's op
 from __future__ import annotations
 
 import contextlib
-import secrets
 import signal
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import kubernetes
-import pytest
 
 from .conftest import (
     GROUP,
@@ -25,12 +22,9 @@ from .conftest import (
     PLURAL,
     POD_RESOURCES,
     ROOT,
-    SESSION,
     VERSION,
     Cluster,
     Operator,
-    create_namespace,
-    drop_namespace,
     is_final,
     launch_operator,
     wait_for,
@@ -38,15 +32,6 @@ from .conftest import (
 )
 
 LOAD_WORKER = "readygate.io/component=load-worker"
-
-
-@pytest.fixture
-def own_namespace(request: pytest.FixtureRequest, cluster: Cluster) -> Iterator[str]:
-    """A namespace no session operator serves (rg-e2e-x<session>-...)."""
-    hint = request.node.name.lower().replace("_", "-")[5:30].strip("-")
-    name = f"rg-e2e-x{SESSION}-{hint}-{secrets.token_hex(2)}"
-    yield create_namespace(cluster, name)
-    drop_namespace(cluster, name, timeout=5)
 
 
 def _log(namespace: str) -> Path:
