@@ -13,11 +13,14 @@ What it keeps like an API server does:
   with ``metadata.resourceVersion`` in the body as a precondition (409 when stale), then the
   CRD's structural schema (``crds/``): unknown fields pruned, types, enums and bounds checked
   (422 otherwise), defaults applied to ``spec`` on create;
-* create (409 when the name is taken), ``ensure``'s create-or-update-on-hash, equality label
-  selectors, pod deletion with a ``uid`` precondition (409 when the pod was replaced) and a
+* create (409 when the name is taken), ``ensure``'s create-or-update-on-hash (and, like the real
+  facade, never adopting an object another owner holds), label selectors (``=``, ``!=``,
+  ``in``, ``notin``, exists; a map or a query, an empty one refused as the facade does), pod
+  deletion with a ``uid`` precondition (409 when the pod was replaced) and a
   ``deletionTimestamp`` while the pod terminates, ``pods/status`` condition patches merged by
   ``type`` with a uid precondition, Secrets (``stringData`` becomes base64 ``data``), Jobs,
-  Nodes, pod logs (set by the test), and a kubelet ``/stats/summary`` built from the pods.
+  Nodes, EndpointSlices (put by the test), pod logs (set by the test), and a kubelet
+  ``/stats/summary`` built from the pods.
 
 For tests: ``calls`` (the facade calls: method, args, time), ``requests`` (the API requests
 they made: verb, resource, namespace, name), ``fail`` (a queue of errors for the next calls of
@@ -51,6 +54,7 @@ import yaml
 from readygate.api.schema import GROUP, KIND, PLURAL, VERSION
 from readygate.kube import manifests
 from readygate.kube.client import Conflict, Kube, KubeError, NotFound, Refused, Unavailable
+from readygate.kube.selectors import SelectorError, from_map
 
 Obj = dict[str, Any]
 Key = tuple[str, str, str]  # (kind, namespace, name); "" namespace for cluster-scoped kinds
@@ -58,10 +62,11 @@ Key = tuple[str, str, str]  # (kind, namespace, name); "" namespace for cluster-
 CRD = Path(__file__).resolve().parents[2] / "crds" / f"{PLURAL}.{GROUP}.yaml"
 RESOURCES = {"ReadinessCheck": PLURAL, "Deployment": "deployments",
              "StatefulSet": "statefulsets", "Service": "services", "Pod": "pods",
-             "Secret": "secrets", "Job": "jobs", "Node": "nodes"}
+             "Secret": "secrets", "Job": "jobs", "Node": "nodes",
+             "EndpointSlice": "endpointslices"}
 API_VERSIONS = {"ReadinessCheck": f"{GROUP}/{VERSION}", "Deployment": "apps/v1",
                 "StatefulSet": "apps/v1", "Service": "v1", "Pod": "v1", "Secret": "v1",
-                "Job": "batch/v1", "Node": "v1"}
+                "Job": "batch/v1", "Node": "v1", "EndpointSlice": "discovery.k8s.io/v1"}
 SERVICE_CIDR = "10.96.0."
 POD_CIDR = "10.244.0."
 NODE_IP = "10.0.0.1"
@@ -72,8 +77,12 @@ def now_rfc3339() -> str:
 
 
 def _json(value: Any) -> Any:
-    """What the wire makes of a value: JSON types only (tuples become lists)."""
-    return json.loads(json.dumps(value))
+    """What the wire makes of a value: JSON types only (tuples become lists). NaN and Infinity
+    are no JSON: the API server refuses a body with them (400)."""
+    try:
+        return json.loads(json.dumps(value, allow_nan=False))
+    except ValueError as exc:
+        raise Refused(f"400: the request body is not valid JSON: {exc}", 400) from None
 
 
 # -- errors as the real client maps them ---------------------------------------------------------
@@ -226,9 +235,64 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return out
 
 
-def matches(labels: Mapping[str, str] | None, selector: Mapping[str, str]) -> bool:
+_REQUIREMENT = re.compile(r"""^\s*(?:
+    !\s*(?P<absent>[^\s!=,()]+)
+  | (?P<key>[^\s!=,()]+)\s*(?:
+        (?P<op>==|=|!=)\s*(?P<value>[^\s!=,()]*)
+      | \s(?P<set>in|notin)\s*\((?P<values>[^()]*)\)
+    )?
+)\s*$""", re.X)
+Selector = str | Mapping[str, str]
+
+
+def _requirements(query: str) -> list[str]:
+    """The comma-separated requirements of a selector (commas inside ``(...)`` kept)."""
+    parts, depth, current = [], 0, ""
+    for ch in query:
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if ch == "," and depth == 0:
+            parts.append(current)
+            current = ""
+        else:
+            current += ch
+    return [*parts, current] if query.strip() else []
+
+
+def _require_owner(kind: str, current: Mapping[str, Any], wanted: Mapping[str, Any]) -> None:
+    """The facade's own rule (as the real one): an existing object of the name readygate meant
+    to create is adopted only when the same ReadinessCheck owns it; otherwise Refused (409)."""
+    def owners(obj: Mapping[str, Any]) -> set[str]:
+        refs = (obj.get("metadata") or {}).get("ownerReferences") or []
+        return {str(r.get("uid")) for r in refs if r.get("uid")}
+    if owners(wanted) and not owners(wanted) & owners(current):
+        name = (current.get("metadata") or {}).get("name")
+        raise Refused(f"{kind} {name} already exists and is not owned by this ReadinessCheck; "
+                      "readygate leaves it untouched: delete or rename it, or rename the check",
+                      409)
+
+
+def matches(labels: Mapping[str, str] | None, selector: Selector) -> bool:
+    """Whether ``labels`` satisfy a label selector the way the API server reads it: a query
+    (``a=b,c!=d,e in (f,g),h notin (i),j,!k``) or a map of labels (all equal)."""
     labels = labels or {}
-    return all(labels.get(k) == v for k, v in selector.items())
+    if not isinstance(selector, str):
+        return all(labels.get(k) == v for k, v in selector.items())
+    for text in _requirements(selector):
+        m = _REQUIREMENT.match(text)
+        if m is None:
+            raise Refused(f"400: unable to parse requirement: {text!r}", 400)
+        if m["absent"]:
+            ok = m["absent"] not in labels
+        elif m["op"]:
+            ok = (labels.get(m["key"]) == m["value"]) == (m["op"] != "!=")
+        elif m["set"]:
+            values = {v.strip() for v in m["values"].split(",")}
+            ok = (labels.get(m["key"]) in values) == (m["set"] == "in")
+        else:
+            ok = m["key"] in labels
+        if not ok:
+            return False
+    return True
 
 
 class LiveBody(Mapping[str, Any]):
@@ -314,16 +378,17 @@ class FakeKube:
     def must(self, kind: str, namespace: str, name: str) -> Obj:
         return copy.deepcopy(self._stored(kind, namespace, name))
 
-    def list(self, kind: str, namespace: str | None = None,
-             selector: Mapping[str, str] | None = None) -> list[Obj]:
+    def select(self, kind: str, namespace: str | None = None,
+             selector: Selector | None = None) -> list[Obj]:
         return [copy.deepcopy(o) for (k, ns, _), o in sorted(self.objects.items())
                 if k == kind and (namespace is None or ns == namespace)
                 and matches(o["metadata"].get("labels"), selector or {})]
 
-    def put(self, body: Mapping[str, Any]) -> Obj:
+    def put(self, body: Mapping[str, Any], namespace: str | None = None) -> Obj:
         """Create ``body`` (any kind) as the API server would; 409 if it exists."""
         kind = body["kind"]
-        namespace = str(body["metadata"].get("namespace") or "")
+        namespace = namespace if namespace is not None else str(
+            body["metadata"].get("namespace") or "")
         return copy.deepcopy(self._create(kind, namespace, body))
 
     def update(self, kind: str, namespace: str, name: str, change: Callable[[Obj], None]) -> Obj:
@@ -412,11 +477,11 @@ class FakeKube:
         for fixed in ("uid", "creationTimestamp", "namespace", "name"):
             if fixed in old["metadata"]:
                 meta[fixed] = old["metadata"][fixed]
+        if kind == KIND:  # defaulted before comparing: an unchanged spec is no new generation
+            new = self._validated(new, defaults=True)
         meta["generation"] = old["metadata"].get("generation", 1) + (
             1 if new.get("spec") != old.get("spec") else 0)
         meta["resourceVersion"] = self._next_version()
-        if kind == KIND:
-            new = self._validated(new, defaults=True)
         self.objects[(kind, namespace, name)] = new
         return new
 
@@ -513,6 +578,7 @@ class FakeKube:
             if current is None:
                 return self._create(kind, namespace, wanted)
             self._log("get", resource, namespace, name)
+            _require_owner(kind, current, wanted)
             if manifests.spec_hash(current) == manifests.spec_hash(wanted):
                 return current
             updated = copy.deepcopy(wanted)
@@ -544,19 +610,33 @@ class FakeKube:
         result: Obj = await self._reader("get_service", "Service", namespace, name)
         return result
 
+    async def list_endpoint_slices(self, namespace: str, service: str) -> list[Obj]:
+        """The EndpointSlices of a Service, by their ``kubernetes.io/service-name`` label (put
+        them with ``put``: no EndpointSlice controller runs here)."""
+        def act() -> list[Obj]:
+            self._log("list", "endpointslices", namespace)
+            return self.select("EndpointSlice", namespace,
+                               f"kubernetes.io/service-name={service}")
+        result: list[Obj] = await self._call("list_endpoint_slices", (namespace, service), {},
+                                             act)
+        return result
+
     async def list_services(self, namespace: str) -> list[Obj]:
         def act() -> list[Obj]:
             self._log("list", "services", namespace)
-            return self.list("Service", namespace)
+            return self.select("Service", namespace)
         result: list[Obj] = await self._call("list_services", (namespace,), {}, act)
         return result
 
-    async def list_pods(self, namespace: str, selector: Mapping[str, str]) -> list[Obj]:
-        wanted = dict(selector)
+    async def list_pods(self, namespace: str, selector: str | Mapping[str, str]) -> list[Obj]:
+        # the facade's own side, as the real one: a map becomes a query; empty is refused
+        wanted = selector if isinstance(selector, str) else from_map(selector)
+        if not wanted:
+            raise SelectorError("the selector is empty: it would select every pod")
 
         def act() -> list[Obj]:
             self._log("list", "pods", namespace)
-            return self.list("Pod", namespace, wanted)
+            return self.select("Pod", namespace, wanted)
         result: list[Obj] = await self._call("list_pods", (namespace, wanted), {}, act)
         return result
 
@@ -586,7 +666,7 @@ class FakeKube:
     async def list_all_pods(self, namespace: str) -> list[Obj]:
         def act() -> list[Obj]:
             self._log("list", "pods", namespace)
-            return self.list("Pod", namespace)
+            return self.select("Pod", namespace)
         result: list[Obj] = await self._call("list_all_pods", (namespace,), {}, act)
         return result
 
@@ -674,7 +754,12 @@ class FakeKube:
             return self._create(kind, namespace, body)
         except Conflict:
             self._log("get", resource, namespace, name)
-            return self._stored(kind, namespace, name)
+            current = self._stored(kind, namespace, name)
+            _require_owner(kind, current, body)
+            if kind == "Secret" and body.get("data") is not None \
+                    and current.get("data") != body.get("data"):
+                raise Refused(f"Secret {name} already exists with other content", 409) from None
+            return current
 
     def _delete(self, kind: str, namespace: str, name: str) -> None:
         self._log("delete", RESOURCES[kind], namespace, name)
@@ -697,11 +782,11 @@ class FakeKube:
         return result
 
     async def list_jobs(self, namespace: str, selector: Mapping[str, str]) -> list[Obj]:
-        wanted = dict(selector)
+        wanted = ",".join(f"{k}={v}" for k, v in sorted(selector.items()))
 
         def act() -> list[Obj]:
             self._log("list", "jobs", namespace)
-            return self.list("Job", namespace, wanted)
+            return self.select("Job", namespace, wanted)
         result: list[Obj] = await self._call("list_jobs", (namespace, wanted), {}, act)
         return result
 
@@ -715,7 +800,10 @@ class FakeKube:
             raw = (self._stored("Secret", namespace, name).get("data") or {}).get(key)
             if raw is None:
                 raise NotFound(f"Secret {name} has no key {key!r}", 404)
-            return base64.b64decode(raw).decode("utf-8")
+            try:
+                return base64.b64decode(raw, validate=True).decode("utf-8")
+            except (ValueError, UnicodeDecodeError):
+                raise Refused(f"Secret {name} key {key!r} is not UTF-8 text", 422) from None
         result: str = await self._call("secret_value", (namespace, name, key), {}, act)
         return result
 
@@ -747,6 +835,7 @@ class FakeController:
         self.node = node
         self.behaviours: dict[tuple[str, str], Behaviour] = {}
         self._names = itertools.count(1)
+        self._born: dict[str, float] = {}  # pod uid -> when the kubelet first saw it
         if ("Node", "", node) not in kube.objects:
             kube.put({"kind": "Node", "metadata": {"name": node}, "status": {
                 "addresses": [{"type": "InternalIP", "address": NODE_IP}],
@@ -789,7 +878,7 @@ class FakeController:
 
     def pods_of(self, namespace: str, deployment: str) -> list[Obj]:
         dep = self.kube.must("Deployment", namespace, deployment)
-        return [p for p in self.kube.list("Pod", namespace)
+        return [p for p in self.kube.select("Pod", namespace)
                 if _owner_uid(p) == dep["metadata"]["uid"]]
 
     @staticmethod
@@ -839,8 +928,9 @@ class FakeController:
             return
         b = self._behaviour(ns, pod)
         old = pod.get("status") or {}
-        created = pod["metadata"]["creationTimestamp"]
-        age = time.time() - _epoch(created)
+        created = pod["metadata"]["creationTimestamp"]  # whole seconds: age from our clock
+        born = self._born.setdefault(pod["metadata"]["uid"], time.monotonic())
+        age = time.monotonic() - born
         status: Obj = {"phase": "Pending", "podIP": old.get("podIP"), "hostIP": NODE_IP,
                        "startTime": created}
         if not status["podIP"]:
@@ -936,11 +1026,6 @@ def _mark_deleted(kube: FakeKube, pod: Obj) -> None:
 def _ready(pod: Mapping[str, Any]) -> bool:
     return any(c.get("type") == "Ready" and c.get("status") == "True"
                for c in (pod.get("status") or {}).get("conditions") or [])
-
-
-def _epoch(ts: str) -> float:
-    return datetime.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%SZ").replace(
-        tzinfo=datetime.UTC).timestamp()
 
 
 def _conditions(old: Sequence[Mapping[str, Any]],

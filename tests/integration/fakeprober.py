@@ -1,32 +1,39 @@
 """A scripted stand-in for ``readygate.run.prober.Prober``: no network, no real waiting.
 
-``FakeProber`` has the methods the operator calls on a prober (``get``, ``request``,
-``answers``, ``window``, ``pinned``, ``aclose``) with the same signatures, and answers from a
-script: ``on(pattern, *replies)`` with a glob over the full URL (``*/ready``,
-``http://10.244.*``). Replies are used in order, the last one repeats; a reply may also be a
-function of the request (``ready_pods`` answers like a Service: only while a Ready pod is
-behind it). Unscripted URLs are refused (``ConnectError``), as a closed port would be.
+``FakeProber`` has every public method of ``Prober`` (``get``, ``request``, ``answers``,
+``window``, ``pinned``, ``for_check``, ``forget``, ``aclose``) with the same signature (checked
+by ``test_fakes.py``), and answers from a script: ``on(pattern, *replies)`` with a glob over the
+full URL (``*/ready``, ``http://10.244.*``). Replies are used in order, the last one repeats; a
+reply may also be a function of the request (``ready_pods`` answers like a Service: only while
+a Ready pod is behind it). Unscripted URLs are refused (``ConnectError``), as a closed port
+would be.
 
 ``window`` keeps the real one's contract (a sample every ``period`` for ``duration``, each timed
 from the window's start, ``look`` at most every ``look_every`` seconds, True ends it) on a
 simulated clock: its samples are taken ``tick`` seconds apart in real time (a few ms), so a
-liveness window of seconds takes milliseconds. Every request is logged in ``calls``.
+liveness window of seconds takes milliseconds. Every request is logged in ``calls`` with the
+check it was made for (``for_check``) and the pin it went through; like the real one, a pinned
+prober refuses any host but the vetted one (``refused: ...``), without sending anything.
 """
+
+# ruff: noqa: ASYNC109 - the timeouts are part of the Prober interface this file mirrors
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 import fnmatch
+import math
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from readygate.judge.answers import Answer, Sample
 from readygate.kube.podstate import live, pod_ready
 from readygate.run.prober import BODY_LIMIT
 
-from .fakekube import FakeKube
+from .fakekube import FakeKube, Selector
 
 
 @dataclasses.dataclass(frozen=True)
@@ -67,6 +74,7 @@ class ProbeCall:
     url: str
     at: float  # time.monotonic()
     pin: tuple[str, str] | None = None
+    check: tuple[str, str] | None = None  # (namespace, name) of for_check
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes | None = None
 
@@ -79,6 +87,8 @@ class _Script:
         self.default = default
         self.calls: list[ProbeCall] = []
         self.windows: list[tuple[str, float, float]] = []  # (url, period, duration)
+        self.shares: set[tuple[str, str]] = set()  # checks given a share (for_check)
+        self.forgotten: list[tuple[str, str]] = []
         self.closed = False
 
     def reply(self, method: str, url: str) -> Reply:
@@ -91,10 +101,16 @@ class _Script:
 
 class FakeProber:
     def __init__(self, default: Reply | None = None, *, tick: float = 0.002,
-                 _script: _Script | None = None, _pin: tuple[str, str] | None = None) -> None:
+                 _script: _Script | None = None, _pin: tuple[str, str] | None = None,
+                 _check: tuple[str, str] | None = None) -> None:
         self.script = _script or _Script(default or refused())
         self.tick = tick  # real seconds between two samples of a window
         self.pin = _pin
+        self.check = _check
+
+    def _with(self, **changes: Any) -> FakeProber:
+        values: dict[str, Any] = {"_pin": self.pin, "_check": self.check, **changes}
+        return FakeProber(tick=self.tick, _script=self.script, **values)
 
     # -- test side
     def on(self, pattern: str, *replies: Reply | Responder) -> FakeProber:
@@ -118,7 +134,15 @@ class FakeProber:
 
     # -- the Prober interface
     def pinned(self, host: str, address: str) -> FakeProber:
-        return FakeProber(tick=self.tick, _script=self.script, _pin=(host.lower(), address))
+        return self._with(_pin=(host.strip("[]").lower(), address))
+
+    def for_check(self, namespace: str, name: str) -> FakeProber:
+        self.script.shares.add((namespace, name))
+        return self._with(_check=(namespace, name))
+
+    def forget(self, namespace: str, name: str) -> None:
+        self.script.shares.discard((namespace, name))
+        self.script.forgotten.append((namespace, name))
 
     async def aclose(self) -> None:
         self.script.closed = True
@@ -129,7 +153,12 @@ class FakeProber:
         if self.script.closed:
             raise RuntimeError("Cannot send a request, as the client has been closed.")
         started = time.monotonic()
-        self.script.calls.append(ProbeCall(method, url, started, self.pin,
+        if self.pin is not None:
+            host = (urlsplit(url).hostname or "").lower()
+            if host != self.pin[0]:  # never sent
+                return Reply(status=None, error=f"refused: {host} is not the vetted host "
+                                                f"{self.pin[0]}"), 0.0
+        self.script.calls.append(ProbeCall(method, url, started, self.pin, self.check,
                                            tuple((headers or {}).items()), body))
         reply = self.script.reply(method, url)
         if reply.latency > timeout:
@@ -162,24 +191,23 @@ class FakeProber:
                      look_every: float = 2.0) -> list[Sample]:
         self.script.windows.append((url, period, duration))
         samples: list[Sample] = []
-        clock = looked = 0.0  # simulated seconds since the window started
-        while clock < duration:
+        period = max(period, 1e-3)
+        looked = 0.0
+        for i in range(math.ceil(duration / period - 1e-9)):
+            clock = i * period  # simulated seconds since the window started
             samples.append(await self.get(url, timeout=timeout, at=clock))
             if look is not None and clock - looked >= look_every:
                 looked = clock
                 if await look():
                     break
-            clock += max(period, 1e-3)
             await asyncio.sleep(self.tick)
         return samples
 
 
-def ready_pods(kube: FakeKube, namespace: str, selector: Mapping[str, str],
+def ready_pods(kube: FakeKube, namespace: str, selector: Selector,
                reply: Reply | None = None) -> Responder:
     """A Service in front of pods: ``reply`` (200) while one of them is Ready, else refused."""
-    wanted = dict(selector)
-
     def respond(method: str, url: str) -> Reply:
-        pods = live(kube.list("Pod", namespace, wanted))
+        pods = live(kube.select("Pod", namespace, selector))
         return (reply or ok()) if any(pod_ready(p) for p in pods) else refused()
     return respond

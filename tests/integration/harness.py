@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar, cast
 
 from readygate.api.settings import Settings
@@ -45,22 +45,13 @@ def run(main: Coroutine[Any, Any, T], timeout: float = 15.0) -> T:
     return asyncio.run(asyncio.wait_for(main, timeout))
 
 
-async def wait_until(what: str, condition: Callable[[], bool], timeout: float = 5.0,
+async def wait_until(what: str, condition: Callable[[], bool], within: float = 5.0,
                      every: float = 0.01) -> None:
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + within
     while not condition():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+            raise AssertionError(f"timed out after {within:g}s waiting for {what}")
         await asyncio.sleep(every)
-
-
-async def eventually(what: str, condition: Callable[[], Awaitable[bool]],
-                     timeout: float = 5.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not await condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
-        await asyncio.sleep(0.01)
 
 
 class Stopped:
@@ -75,9 +66,9 @@ class Stopped:
     def set(self) -> None:
         self._event.set()
 
-    async def wait(self, timeout: float | None = None) -> Stopped:
+    async def wait(self, seconds: float | None = None) -> Stopped:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._event.wait(), timeout)
+            await asyncio.wait_for(self._event.wait(), seconds)
         return self
 
 
@@ -95,7 +86,8 @@ class Events:
 
 
 def condition(status: dict[str, Any], ctype: str) -> dict[str, Any]:
-    found = next((c for c in status.get("conditions") or [] if c["type"] == ctype), None)
+    found: dict[str, Any] | None = next(
+        (c for c in status.get("conditions") or [] if c["type"] == ctype), None)
     assert found is not None, f"no {ctype} condition in {status.get('conditions')}"
     return found
 

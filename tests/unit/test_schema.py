@@ -72,11 +72,48 @@ def test_crd_names_and_columns() -> None:
     assert columns == ["Phase", "Verdict", "Score", "P95ms", "Summary", "Age"]
 
 
-def test_target_is_a_required_one_of() -> None:
-    target = schema.crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"][
-        "spec"]["properties"]["target"]
-    assert target["oneOf"] == [{"required": [k]} for k in
-                               ("deploy", "workloadRef", "service", "url")]
+def _spec_schema() -> dict:  # type: ignore[type-arg]
+    return schema.crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+
+
+def test_exactly_one_target_is_a_cel_rule_with_a_message() -> None:
+    target = _spec_schema()["properties"]["target"]
+    assert "oneOf" not in target  # its message named no field: "must validate one and only one"
+    (rule,) = target["x-kubernetes-validations"]
+    assert "has(self.deploy)" in rule["rule"] and "has(self.url)" in rule["rule"]
+    assert rule["message"] == "set exactly one of deploy, workloadRef, service or url"
+
+
+def _rules(node: object) -> list[dict]:  # type: ignore[type-arg]
+    found = []
+    if isinstance(node, dict):
+        found.extend(node.get("x-kubernetes-validations") or [])
+        for value in node.values():
+            found.extend(_rules(value))
+    elif isinstance(node, list):
+        for value in node:
+            found.extend(_rules(value))
+    return found
+
+
+def test_every_cross_field_rule_of_the_code_has_a_cel_twin_with_a_message() -> None:
+    rules = _rules(_spec_schema())
+    assert all(r["message"] and r["rule"] for r in rules)
+    text = " ".join(r["rule"] for r in rules)
+    # the rules parse.py enforces across fields, each also enforced by the API server
+    for needle in ("has(self.value) != has(self.valueFrom)", "self.model != 'open'",
+                   "self.model != 'closed'", "self.start <= self.max", "self.warnOnly",
+                   "{token}", "has(self.target.url)", "has(self.gate)", "lowerAscii",
+                   "duration(self.resilience.after)", "self.expectStatus"):
+        assert needle in text, needle
+
+
+def test_duration_bounds_are_cel_rules() -> None:
+    within = _spec_schema()["properties"]["readiness"]["properties"]["within"]
+    (rule,) = within["x-kubernetes-validations"]
+    assert rule == {"rule": "duration(self) >= duration('1s') && duration(self) <= "
+                            "duration('1h')", "message": "must be at least 1s and at most 1h"}
+    assert within["maxLength"] == 32
 
 
 def test_bounds_in_schema_come_from_the_same_declaration() -> None:

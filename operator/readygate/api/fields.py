@@ -4,7 +4,9 @@
 ``field()`` from here. Two readers consume that metadata and nothing else: ``schema`` turns it
 into the CRD's OpenAPI schema, and ``parse`` enforces the very same bounds in code (the API
 server is not the only way in: the CLI reads files, and old API servers skip some validation).
-So a bound is written once, and the schema and the code cannot disagree.
+So a bound is written once, and the schema and the code cannot disagree. Rules across fields are
+declared once too, as ``Rule``s in a class's ``RULES``: CEL for the API server
+(``x-kubernetes-validations``), enforced again in ``parse``.
 """
 
 from __future__ import annotations
@@ -76,6 +78,24 @@ def field(
     if default_factory is not MISSING:
         return dataclasses.field(default_factory=default_factory, metadata={META_KEY: meta})
     return dataclasses.field(default=default, metadata={META_KEY: meta})
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """A rule across an object's fields, for the API server: a CEL expression (``self`` is the
+    object) and the message ``kubectl apply`` shows when it is false. ``parse`` enforces the
+    same rule in code (for the CLI and for the tests that compare the two)."""
+
+    rule: str
+    message: str
+    message_expression: str | None = None
+    field_path: str | None = None  # the field the message is about, e.g. ".resilience"
+
+
+def rules_of(cls: type) -> tuple[Rule, ...]:
+    """The ``RULES`` a spec class declares (a ``ClassVar``), or none."""
+    rules = cls.__dict__.get("RULES", ())
+    return tuple(rules)
 
 
 def meta_of(f: dataclasses.Field[Any]) -> FieldMeta:

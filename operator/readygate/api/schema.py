@@ -4,8 +4,10 @@ Owns the translation of ``spec``'s classes and their ``fields`` metadata into a 
 OpenAPI v3 schema, the status schema the operator writes, and the CRD object around them
 (names, printer columns, status subresource). ``crds/readinesschecks.readygate.io.yaml`` is
 this module's output, written by ``readygate crd``; a unit test fails when the file and the
-code drift. Validation here is plain OpenAPI (enum, bounds, patterns, ``oneOf`` of required
-fields), which every API server from 1.16 enforces; no CEL is relied on.
+code drift. Validation is OpenAPI (enum, bounds, patterns, lengths) plus CEL rules
+(``x-kubernetes-validations``) for what spans fields or needs a duration's value: each with the
+message ``kubectl apply`` shows. The rules are declared in ``spec`` (``RULES``), GA since
+Kubernetes 1.29; readygate supports the three newest minors.
 """
 
 from __future__ import annotations
@@ -18,8 +20,8 @@ from typing import Any
 from readygate.api import spec as spec_types
 from readygate.api.durations import PATTERN as DURATION_PATTERN
 from readygate.api.durations import format_duration
-from readygate.api.fields import has_default, json_name, meta_of
-from readygate.api.names import PHASES, RESULTS, TARGET_KINDS, VERDICTS
+from readygate.api.fields import has_default, json_name, meta_of, rules_of
+from readygate.api.names import PHASES, RESULTS, VERDICTS
 
 GROUP = "readygate.io"
 VERSION = "v1alpha1"
@@ -76,8 +78,11 @@ def type_schema(tp: Any) -> dict[str, Any]:
 def field_schema(f: dataclasses.Field[Any], tp: Any) -> dict[str, Any]:
     meta = meta_of(f)
     if meta.duration:
-        out: dict[str, Any] = {"type": "string", "pattern": DURATION_PATTERN}
+        out: dict[str, Any] = {"type": "string", "pattern": DURATION_PATTERN, "maxLength": 32}
         description = meta.description + _duration_bounds(meta.minimum, meta.maximum)
+        bounds = _duration_rule(meta.minimum, meta.maximum)
+        if bounds is not None:
+            out["x-kubernetes-validations"] = [bounds]
     else:
         out = type_schema(tp)
         description = meta.description
@@ -106,6 +111,20 @@ def field_schema(f: dataclasses.Field[Any], tp: Any) -> dict[str, Any]:
     return out
 
 
+def _duration_rule(low: float | None, high: float | None) -> dict[str, str] | None:
+    """The bounds of a duration field as a CEL rule (a pattern cannot say them)."""
+    parts, words = [], []
+    if low is not None and low > 0:
+        parts.append(f"duration(self) >= duration('{format_duration(low)}')")
+        words.append(f"at least {format_duration(low)}")
+    if high is not None:
+        parts.append(f"duration(self) <= duration('{format_duration(high)}')")
+        words.append(f"at most {format_duration(high)}")
+    if not parts:
+        return None
+    return {"rule": " && ".join(parts), "message": "must be " + " and ".join(words)}
+
+
 def _schema_default(f: dataclasses.Field[Any]) -> Any:
     """The default shown by the API server, for scalars only (objects default in code)."""
     meta = meta_of(f)
@@ -132,12 +151,16 @@ def object_schema(cls: type) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "object", "properties": properties}
     if required:
         out["required"] = required
-    if cls is spec_types.Target:
-        out["oneOf"] = [{"required": [k]} for k in TARGET_KINDS]
-    if cls in (spec_types.EnvVar, spec_types.Header):
-        out["oneOf"] = [{"required": ["value"]}, {"required": ["valueFrom"]}]
-    if cls is spec_types.LoadCheck:
-        out["not"] = {"required": ["rate", "users"]}
+    rules = []
+    for rule in rules_of(cls):
+        entry = {"rule": rule.rule, "message": rule.message}
+        if rule.message_expression is not None:
+            entry["messageExpression"] = rule.message_expression
+        if rule.field_path is not None:
+            entry["fieldPath"] = rule.field_path
+        rules.append(entry)
+    if rules:
+        out["x-kubernetes-validations"] = rules
     return out
 
 

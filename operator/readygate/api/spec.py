@@ -11,10 +11,10 @@ Durations are float seconds in Python and strings such as ``30s`` in YAML.
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import ClassVar, Literal
 
 from readygate.api.durations import PATTERN as DURATION_PATTERN
-from readygate.api.fields import field
+from readygate.api.fields import Rule, field
 
 # Caps on what a check may ask for; the schema and the parser both enforce them, and the load
 # engine enforces its own again.
@@ -34,6 +34,10 @@ HEADER_NAME = r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$"
 URL = r"^https?://[^\s/?#]+([/?#][^\s]*)?$"
 HEADER_VALUE = r"^[\t\x20-\x7e]*$"  # visible ASCII, spaces and tabs: no CR/LF, no controls
 THRESHOLD_NAMES = ("p50", "p95", "p99", "p999", "maxErrorRate", "minThroughput")
+# Headers readygate sends itself, from the vetted target and the body: never from a spec.
+RESERVED_HEADERS = ("host", "content-length", "transfer-encoding", "connection", "upgrade")
+_ONE_VALUE = Rule("has(self.value) != has(self.valueFrom)",
+                  "set exactly one of value or valueFrom")
 POLICIES = ("Fail", "Warn", "Ignore")
 QUANTITY = r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$"
 QUALIFIED_NAME = (r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
@@ -55,6 +59,8 @@ class ValueFrom:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class EnvVar:
+    RULES: ClassVar[tuple[Rule, ...]] = (_ONE_VALUE,)
+
     name: str = field("Environment variable name.", pattern=ENV_NAME, max_length=256)
     value: str | None = field("Literal value.", default=None, max_length=32_768)
     value_from: ValueFrom | None = field(
@@ -113,6 +119,11 @@ class ServiceRef:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Target:
+    RULES: ClassVar[tuple[Rule, ...]] = (Rule(
+        "[has(self.deploy), has(self.workloadRef), has(self.service), has(self.url)]"
+        ".filter(x, x).size() == 1",
+        "set exactly one of deploy, workloadRef, service or url"),)
+
     deploy: DeployTarget | None = field(
         "readygate creates a Deployment and a Service from this, owned by the check and removed "
         "with it.", default=None)
@@ -166,6 +177,14 @@ class ReadinessCheckSpec:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Header:
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        _ONE_VALUE,
+        Rule("!(self.name.lowerAscii() in " + str(list(RESERVED_HEADERS)) + ")",
+             "this header is set by readygate; remove it",
+             message_expression="self.name + ' is set by readygate (from the target and the "
+                                "body); remove it'", field_path=".name"),
+    )
+
     name: str = field("Header name.", pattern=HEADER_NAME, max_length=256)
     value: str | None = field("Literal header value (visible ASCII, spaces and tabs).",
                               default=None, max_length=8192, pattern=HEADER_VALUE)
@@ -176,6 +195,10 @@ class Header:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class LoadRequest:
+    RULES: ClassVar[tuple[Rule, ...]] = (Rule(
+        "!has(self.expectStatus) || self.expectStatus.all(s, s >= 100 && s <= 599)",
+        "expectStatus holds HTTP statuses (100-599)", field_path=".expectStatus"),)
+
     method: str = field("HTTP method.", default="GET",
                         enum=("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"))
     path: str = field("Path (and query) of the request.", default="/", pattern=HTTP_PATH,
@@ -199,6 +222,9 @@ class LoadStage:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class LoadStress:
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule("self.start <= self.max", "start is above max", field_path=".start"),)
+
     start: float = field("First rate (req/s).", minimum=0.1, maximum=MAX_RATE,
                          exclusive_minimum=False)
     step: float = field("Rate added at each step (req/s).", minimum=0.1, maximum=MAX_RATE)
@@ -229,6 +255,37 @@ class LoadThresholds:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class LoadCheck:
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule("!(has(self.rate) && has(self.users))",
+             "set rate (open model) or users (closed model), not both"),
+        Rule("self.model != 'open' || !has(self.users)",
+             "users is only for model closed; the open model takes rate", field_path=".users"),
+        Rule("self.model != 'open' || has(self.rate) || has(self.stress) || "
+             "(has(self.stages) && size(self.stages) > 0)",
+             "the open model needs rate, stages or stress"),
+        Rule("self.model != 'closed' || !has(self.rate)",
+             "rate is only for model open; the closed model takes users",
+             field_path=".rate"),
+        Rule("self.model != 'closed' || !has(self.stress)", "stress is only for model open",
+             field_path=".stress"),
+        Rule("self.model != 'closed' || has(self.users) || "
+             "(has(self.stages) && size(self.stages) > 0)",
+             "the closed model needs users or stages"),
+        Rule("self.model != 'closed' || !has(self.stages) || "
+             "self.stages.all(s, double(int(s.target)) == s.target)",
+             "in the closed model a stage's target is users: a whole number",
+             field_path=".stages"),
+        Rule("!has(self.warnOnly) || self.warnOnly.all(n, has(self.thresholds) && ("
+             "(n == 'p50' && has(self.thresholds.p50)) || "
+             "(n == 'p95' && has(self.thresholds.p95)) || "
+             "(n == 'p99' && has(self.thresholds.p99)) || "
+             "(n == 'p999' && has(self.thresholds.p999)) || "
+             "(n == 'maxErrorRate' && has(self.thresholds.maxErrorRate)) || "
+             "(n == 'minThroughput' && has(self.thresholds.minThroughput))))",
+             "warnOnly names a threshold that thresholds does not set",
+             field_path=".warnOnly"),
+    )
+
     model: str = field(
         "open: requests arrive at a constant rate and latency counts from the intended send "
         "time; closed: a number of users send back to back.", default="open",
@@ -310,6 +367,12 @@ class RestartRef:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class PersistenceCheck:
+    RULES: ClassVar[tuple[Rule, ...]] = (Rule(
+        "self.write.path.contains('{token}') || "
+        "(has(self.write.body) && self.write.body.contains('{token}'))",
+        "put {token} in write's path or body, so that the value read back can only come from "
+        "this run's write", field_path=".write"),)
+
     write: HttpCall = field("The request that stores a value (must answer 2xx).")
     read_back: HttpCall = field(
         "The request that reads it back after the restart; it must answer 2xx with the token "
@@ -369,6 +432,29 @@ class Schedule:
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class CheckSpec:
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule("!has(self.resilience) || !has(self.target.url)",
+             "resilience needs a target with pods (deploy, workloadRef or service); a url "
+             "target has none to delete", field_path=".resilience"),
+        Rule("!has(self.stability) || has(self.load)",
+             "stability needs load (memory and restarts are watched while the load runs)",
+             field_path=".stability"),
+        Rule("!has(self.stability) || !has(self.target.url)",
+             "stability needs a target with pods (deploy, workloadRef or service)",
+             field_path=".stability"),
+        Rule("!has(self.persistence) || !has(self.target.url) || has(self.persistence.restart)",
+             "a url target has no workload to restart: name the Deployment or StatefulSet in "
+             "persistence.restart", field_path=".persistence"),
+        Rule("!has(self.gate) || has(self.target.deploy) || has(self.target.workloadRef)",
+             "pod readiness gates need a deploy or workloadRef target", field_path=".gate"),
+        Rule("!has(self.resilience) || !has(self.load) || has(self.load.stress) || "
+             "duration(self.resilience.after) < ((has(self.load.stages) && "
+             "size(self.load.stages) > 0) ? self.load.stages.map(s, duration(s.duration)).sum()"
+             " : duration(self.load.duration))",
+             "resilience.after is not within the load: pods are deleted while the load runs",
+             field_path=".resilience.after"),
+    )
+
     target: Target = field("What to verify: exactly one of deploy, workloadRef, service, url.")
     liveness: LivenessCheck = field("Liveness observed over a window after readiness.",
                                     default_factory=LivenessCheck)
