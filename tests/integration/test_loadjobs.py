@@ -25,10 +25,9 @@ def make_run(kube: FakeKube, check_name: str, run_no: int, shards: int) -> None:
     check = kube.check(NS, check_name)
     secret = manifests.load_secret(check, run_no, '{"plan": 1}')
     kube.put(secret, NS)
-    for shard in range(shards):
-        kube.put(manifests.load_job(check, run_no, shard, shards, image="readygate:dev",
-                                    pull_policy="IfNotPresent",
-                                    secret=secret["metadata"]["name"], deadline=120), NS)
+    kube.put(manifests.load_job(check, run_no, shards, image="readygate:dev",
+                                pull_policy="IfNotPresent", secret=secret["metadata"]["name"],
+                                deadline=120), NS)
 
 
 def test_delete_stale_removes_other_runs_jobs_and_plan_secrets_and_keeps_the_current_run() -> None:
@@ -43,16 +42,14 @@ def test_delete_stale_removes_other_runs_jobs_and_plan_secrets_and_keeps_the_cur
 
     deleted = run(delete_stale(cast(Kube, kube), NS, "orders", keep_run=3))
 
-    assert deleted == 4
-    assert job_names(kube) == {"rg-orders-load-r3-0", "rg-orders-load-r3-1",
-                               "rg-billing-load-r1-0"}
+    assert deleted == 2  # one Indexed Job per run
+    assert job_names(kube) == {"rg-orders-load-r3", "rg-billing-load-r1"}
     assert secret_names(kube) == {manifests.load_secret_name("orders", 3),
                                   manifests.load_secret_name("billing", 1), "db-password"}
     # one list, one delete per stale Job, one per stale run's Secret
     assert kube.count("list_jobs") == 1
     assert sorted(c.args[1] for c in kube.calls_of("delete_job")) == [
-        "rg-orders-load-r1-0", "rg-orders-load-r1-1", "rg-orders-load-r2-0",
-        "rg-orders-load-r2-1"]
+        "rg-orders-load-r1", "rg-orders-load-r2"]
     assert sorted(c.args[1] for c in kube.calls_of("delete_secret")) == [
         manifests.load_secret_name("orders", 1), manifests.load_secret_name("orders", 2)]
     # the plan Secrets were real Secrets: the API server keeps stringData as base64 data

@@ -53,6 +53,7 @@ class Supervisor:
         self.task_generation: int | None = None
         self.failures = 0
         self.bugs = 0  # runs in a row that failed on something other than the API
+        self.failed_generation: int | None = None  # the generation whose run failed last
         self.retry_at = 0.0
 
     def _snapshot(self) -> dict[str, Any]:
@@ -95,6 +96,11 @@ class Supervisor:
         every = spec.schedule.every if spec is not None and spec.schedule else None
         if spec is not None and self.namespace not in self.rt.settings.excluded_namespaces:
             await self.gatekeeper.turn(spec, generation)
+        if self.failed_generation is not None and generation != self.failed_generation:
+            # a new spec is a new start: it does not wait out the old one's back-off
+            self.failures = self.bugs = 0
+            self.retry_at = 0.0
+            self.failed_generation = None
         d = decide(generation=generation, status=status, running=self.task_generation,
                    now=time.time(), every=every, poll=self.rt.settings.poll_interval)
         if d.action == "wait":
@@ -106,7 +112,7 @@ class Supervisor:
             self.failures = self.bugs = 0
             self.retry_at = 0.0
         if time.monotonic() < self.retry_at:
-            return min(1.0, self.retry_at - time.monotonic())
+            return min(self.rt.settings.poll_interval, self.retry_at - time.monotonic())
         reason: RunReason = d.reason or "NewGeneration"
         if reason == "Resumed" and self.failures:
             reason = "Retry"
@@ -167,6 +173,7 @@ class Supervisor:
         self.rt.metrics.reconcile_errors.inc()
         delay = self._back_off()
         self.retry_at = time.monotonic() + delay
+        self.failed_generation = generation
         # an API error's message is the server's; any other may quote a value (a Secret's):
         # only its type and where it was raised are logged
         what = f"{type(exc).__name__}: {exc}" if isinstance(exc, KubeError) else \

@@ -190,7 +190,7 @@ def spec_hash(obj: Mapping[str, Any]) -> str | None:
     return str(value) if value is not None else None
 
 
-# -- distributed load: one single-pod Job per shard, and the Secret with their plan -------------
+# -- distributed load: one Indexed Job (a pod per shard), and the Secret with their plan -------
 LABEL_COMPONENT = f"{GROUP}/component"
 LABEL_RUN = f"{GROUP}/run"
 LOAD_WORKER = "load-worker"
@@ -235,9 +235,14 @@ def load_secret(check: Mapping[str, Any], run: int, plan_json: str) -> dict[str,
     }
 
 
-def load_job(check: Mapping[str, Any], run: int, shard: int, shards: int, *, image: str,
+def load_job(check: Mapping[str, Any], run: int, shards: int, *, image: str,
              pull_policy: str, secret: str, deadline: int) -> dict[str, Any]:
-    """One shard of a distributed load: ``python3 -m readygate.load --shard i/n``."""
+    """A distributed load as one Indexed Job: pod i runs shard i of ``shards``
+    (``python3 -m readygate.load --shard auto/N`` reads its JOB_COMPLETION_INDEX).
+
+    A shard is never retried (a second try would send load outside the shared start time):
+    ``backoffLimit: 0``; the pod failure policy fails the Job at once on a non-zero exit and
+    ignores a disruption (a preempted or evicted pod is replaced, not counted)."""
     name = check["metadata"]["name"]
     job_labels = load_labels(name, run)
     container = {
@@ -245,7 +250,7 @@ def load_job(check: Mapping[str, Any], run: int, shard: int, shards: int, *, ima
         "image": image,
         "imagePullPolicy": pull_policy,
         "command": ["python3", "-m", "readygate.load"],
-        "args": ["--plan-env", "READYGATE_PLAN", "--shard", f"{shard}/{shards}"],
+        "args": ["--plan-env", "READYGATE_PLAN", "--shard", f"auto/{shards}"],
         "env": [{"name": "READYGATE_PLAN",
                  "valueFrom": {"secretKeyRef": {"name": secret, "key": PLAN_KEY}}}],
         "resources": {"requests": {"cpu": "250m", "memory": "64Mi"},
@@ -257,13 +262,21 @@ def load_job(check: Mapping[str, Any], run: int, shard: int, shards: int, *, ima
         "apiVersion": "batch/v1",
         "kind": "Job",
         "metadata": {
-            "name": _short(f"{workload_name(name)}-load-r{run}-{shard}"),
+            "name": load_job_name(name, run),
             "labels": job_labels,
             "ownerReferences": [owner_reference(check)],
         },
         "spec": {
+            "completionMode": "Indexed",
+            "completions": shards,
+            "parallelism": shards,
             "backoffLimit": 0,
             "activeDeadlineSeconds": deadline,
+            "podFailurePolicy": {"rules": [
+                {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+                {"action": "FailJob",
+                 "onExitCodes": {"containerName": "load", "operator": "NotIn", "values": [0]}},
+            ]},
             "template": {
                 "metadata": {"labels": job_labels},
                 "spec": {
@@ -272,8 +285,13 @@ def load_job(check: Mapping[str, Any], run: int, shard: int, shards: int, *, ima
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,
                     "securityContext": {"runAsNonRoot": True, "runAsUser": WORKER_UID,
+                                        "runAsGroup": WORKER_UID,
                                         "seccompProfile": {"type": "RuntimeDefault"}},
                 },
             },
         },
     }
+
+
+def load_job_name(check_name: str, run: int) -> str:
+    return _short(f"{workload_name(check_name)}-load-r{run}")

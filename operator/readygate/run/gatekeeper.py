@@ -117,8 +117,10 @@ class Gatekeeper:
             try:
                 port = (await resolve(self.kube, self.check, spec, ())).pod_port
             except TargetError as exc:
+                # not cached: the Service may appear a moment later, and later pods of this
+                # generation must not all fail for want of it
                 log.info("%s/%s: gate: %s", self.namespace, self.check["metadata"]["name"], exc)
-                port = None
+                return None
         self.port = (generation, port)
         return port
 

@@ -1,14 +1,16 @@
 """Distributed load: Kubernetes runs the shards, readygate merges them and judges once.
 
 For ``load.workers: N`` the plan (with any header values from Secrets) goes into a Secret owned
-by the check, and N single-pod Jobs run ``python3 -m readygate.load --shard i/N`` from the
-operator's own image, each reading the plan from that Secret and printing its result as one
-JSON line. The shards share a start time (``plan.start_at``, a few seconds ahead so the pods can
-start); their histograms and timelines merge exactly (``load.merge_results``). One Job per
-shard, not an Indexed Job: Indexed Jobs need Kubernetes 1.21+, and this works on every version.
+by the check, and one Indexed Job (``completionMode: Indexed``, N completions, N in parallel)
+runs ``python3 -m readygate.load --shard auto/N`` from the operator's own image: pod i takes
+shard i from its completion index, reads the plan from that Secret and prints its result as one
+JSON line. A shard is never retried; the pod failure policy fails the Job on a non-zero exit
+and ignores disruptions. The shards share a start time (``plan.start_at``, a few seconds ahead
+so the pods can start); their histograms and timelines merge exactly (``load.merge_results``).
+Results are read only from pods the Job itself owns.
 
-Jobs and the Secret are deleted when the run ends (and by garbage collection with the check);
-``delete_stale`` removes those of earlier runs that an operator restart left behind.
+The Job and the Secret are deleted when the run ends (and by garbage collection with the
+check); ``delete_stale`` removes those of earlier runs that an operator restart left behind.
 """
 
 from __future__ import annotations
@@ -52,8 +54,13 @@ async def delete_stale(kube: Kube, namespace: str, check_name: str,
              if (j["metadata"].get("labels") or {}).get(manifests.LABEL_RUN) != str(keep_run)]
     runs = {(j["metadata"].get("labels") or {}).get(manifests.LABEL_RUN) for j in stale}
     await asyncio.gather(*(kube.delete_job(namespace, j["metadata"]["name"]) for j in stale))
+    # The plan Secret of the run before this one too, even without its Jobs: its cleanup may
+    # have failed, or the operator died between creating it and the Job. (By name: readygate
+    # may not list Secrets, which would let it read every one of the namespace.)
+    if keep_run is not None and keep_run > 1:
+        runs.add(str(keep_run - 1))
     for run in runs:
-        if run and run.isdigit():
+        if run and run.isdigit() and int(run) != keep_run:
             await kube.delete_secret(namespace, manifests.load_secret_name(check_name, int(run)))
     if stale:
         log.info("%s/%s: deleted %d load Job(s) left by earlier runs", namespace, check_name,
@@ -71,33 +78,55 @@ async def _pods_of(kube: Kube, namespace: str, job: Mapping[str, Any]) -> list[d
 
 def _job_state(job: Mapping[str, Any]) -> str:
     status = job.get("status") or {}
-    if status.get("succeeded"):
-        return "succeeded"
+    for c in status.get("conditions") or []:
+        if c.get("status") != "True":
+            continue
+        if c.get("type") in ("Failed", "FailureTarget"):
+            return "failed"
+        if c.get("type") == "Complete":
+            return "succeeded"
     if status.get("failed"):
         return "failed"
-    for c in status.get("conditions") or []:
-        if c.get("type") == "Failed" and c.get("status") == "True":
-            return "failed"
+    completions = (job.get("spec") or {}).get("completions") or 1
+    if int(status.get("succeeded") or 0) >= int(completions):
+        return "succeeded"
     return "running"
 
 
-async def _result_of(kube: Kube, namespace: str, job: Mapping[str, Any]) -> LoadResult:
+INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index"
+
+
+async def _results_of(kube: Kube, namespace: str, job: Mapping[str, Any],
+                      shards: int) -> list[LoadResult]:
+    """Each shard's result, from the log of the pod that completed its index."""
     name = job["metadata"]["name"]
-    pods = await _pods_of(kube, namespace, job)
-    if not pods:
-        raise JobLoadError(f"load Job {name} has no pod")
-    pod = sorted(pods, key=lambda p: str(p["metadata"].get("creationTimestamp")))[-1]
-    lines = await kube.pod_log(namespace, pod["metadata"]["name"], "load", previous=False,
-                               tail_lines=20)
-    for line in reversed(lines):
-        if line.startswith("{"):
-            try:
-                return LoadResult.from_dict(json.loads(line))
-            except (ValueError, KeyError) as exc:
-                raise JobLoadError(f"load Job {name} printed an unreadable result: "
-                                   f"{exc}") from exc
-    tail = " | ".join(lines[-3:])
-    raise JobLoadError(f"load Job {name} printed no result: {tail[:500]}")
+    by_index: dict[int, dict[str, Any]] = {}
+    for pod in await _pods_of(kube, namespace, job):
+        if (pod.get("status") or {}).get("phase") != "Succeeded":
+            continue
+        index = ((pod.get("metadata") or {}).get("annotations") or {}).get(INDEX_ANNOTATION)
+        if index is not None and str(index).isdigit():
+            by_index[int(index)] = pod
+    missing = [i for i in range(shards) if i not in by_index]
+    if missing:
+        raise JobLoadError(f"load Job {name}: no completed pod for shard(s) "
+                           f"{', '.join(map(str, missing))}")
+    results = []
+    for i in range(shards):
+        pod = by_index[i]
+        lines = await kube.pod_log(namespace, pod["metadata"]["name"], "load", previous=False,
+                                   tail_lines=20)
+        for line in reversed(lines):
+            if line.startswith("{"):
+                try:
+                    results.append(LoadResult.from_dict(json.loads(line)))
+                except (ValueError, KeyError) as exc:
+                    raise JobLoadError(f"load Job {name} shard {i} printed an unreadable "
+                                       f"result: {exc}") from exc
+                break
+        else:
+            raise JobLoadError(f"load Job {name} shard {i} printed no result")
+    return results
 
 
 async def run_load_jobs(kube: Kube, check: Mapping[str, Any], run: int, plan: LoadPlan,
@@ -109,50 +138,41 @@ async def run_load_jobs(kube: Kube, check: Mapping[str, Any], run: int, plan: Lo
     budget = default_timeout(shared) + settings.start_delay + MARGIN
     secret = manifests.load_secret(check, run, json.dumps(shared.to_dict()))
     secret_name = secret["metadata"]["name"]
-    jobs = [manifests.load_job(check, run, i, workers, image=settings.image,
-                               pull_policy=settings.pull_policy, secret=secret_name,
-                               deadline=int(budget))
-            for i in range(workers)]
-    created: dict[str, Mapping[str, Any]] = {}
+    job = manifests.load_job(check, run, workers, image=settings.image,
+                             pull_policy=settings.pull_policy, secret=secret_name,
+                             deadline=int(budget))
+    name = job["metadata"]["name"]
     try:
         try:
             await kube.create_secret(namespace, secret)
-            for job in jobs:
-                created[job["metadata"]["name"]] = await kube.create_job(namespace, job)
+            created = await kube.create_job(namespace, job)
         except Refused as exc:  # a quota, a plan over the Secret size limit, a name taken
-            raise JobLoadError(f"cannot create the load Jobs: {exc}") from None
+            raise JobLoadError(f"cannot create the load Job: {exc}") from None
         deadline = time.monotonic() + budget
-        names = [j["metadata"]["name"] for j in jobs]
         selector = {manifests.LABEL_CHECK: manifests.label_value(check_name),
                     manifests.LABEL_RUN: str(run)}
         while True:
             current = {j["metadata"]["name"]: j for j in await kube.list_jobs(namespace,
                                                                               selector)}
-            missing = [n for n in names if n not in current]
-            if missing:
-                raise JobLoadError(f"load Job(s) {', '.join(missing)} disappeared")
-            replaced = [n for n in names if _uid(current[n]) != _uid(created[n])]
-            if replaced:
-                raise JobLoadError(f"load Job(s) {', '.join(replaced)} were replaced by "
-                                   "someone else")
-            states = {n: _job_state(current[n]) for n in names}
-            failed = [n for n, s in states.items() if s == "failed"]
-            if failed:
-                detail = await _failure_detail(kube, namespace, current[failed[0]])
-                raise JobLoadError(f"load Job {failed[0]} failed: {detail}")
-            if all(s == "succeeded" for s in states.values()):
+            if name not in current:
+                raise JobLoadError(f"load Job {name} disappeared")
+            if _uid(current[name]) != _uid(created):
+                raise JobLoadError(f"load Job {name} was replaced by someone else")
+            state = _job_state(current[name])
+            if state == "failed":
+                detail = await _failure_detail(kube, namespace, current[name])
+                raise JobLoadError(f"load Job {name} failed: {detail}")
+            if state == "succeeded":
                 break
             if time.monotonic() > deadline:
-                raise JobLoadError(f"load Jobs did not finish within {budget:.0f}s")
+                raise JobLoadError(f"load Job {name} did not finish within {budget:.0f}s")
             await asyncio.sleep(POLL)
-        results = [await _result_of(kube, namespace, current[n]) for n in names]
-        return merge_results(results)
+        return merge_results(await _results_of(kube, namespace, current[name], workers))
     finally:
-        for job in jobs:
-            try:
-                await kube.delete_job(namespace, job["metadata"]["name"])
-            except KubeError as exc:
-                log.warning("could not delete load Job %s: %s", job["metadata"]["name"], exc)
+        try:
+            await kube.delete_job(namespace, name)
+        except KubeError as exc:
+            log.warning("could not delete load Job %s: %s", name, exc)
         try:
             await kube.delete_secret(namespace, secret_name)
         except KubeError as exc:

@@ -79,7 +79,7 @@ class CheckRunner:
         ctx = self.ctx
         await self._persist(checks=self._planned())
         try:
-            await delete_stale(ctx.kube, self.namespace, self.name)
+            await delete_stale(ctx.kube, self.namespace, self.name, keep_run=ctx.run)
         except KubeError as exc:  # cleaning up is worth a try, not a failed run
             log.warning("%s/%s: cannot look for stale load Jobs: %s", self.namespace,
                         self.name, exc)

@@ -1,13 +1,12 @@
-"""Operator bugs the fakes reproduce, kept as strict xfails: each passes once the bug is fixed
-(and then fails as XPASS, so the marker goes with the fix)."""
+"""Operator bugs the fakes reproduced (each failed before its fix): a gate port not cached when
+the target did not resolve yet, a plan Secret left without its Jobs, a new spec waiting out the
+old one's back-off."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from typing import Any, cast
-
-import pytest
 
 from readygate.api.parse import parse_spec
 from readygate.control.supervisor import Supervisor
@@ -35,8 +34,6 @@ def gated_deployment(kube: FakeKube, replicas: int) -> None:
                             "ports": [{"name": "http", "containerPort": 8080}]}]}}}})
 
 
-@pytest.mark.xfail(strict=True, reason="Gatekeeper._pod_port (gatekeeper.py:117-122) caches "
-                   "the pod port of a generation even when resolving failed (TargetError -> None)")
 def test_a_service_missing_at_the_first_verification_fails_every_later_pod_of_the_generation(
         ) -> None:
     kube, prober = FakeKube(), FakeProber()
@@ -75,8 +72,6 @@ def test_a_service_missing_at_the_first_verification_fails_every_later_pod_of_th
     assert cond["status"] == "True", cond["message"]
 
 
-@pytest.mark.xfail(strict=True, reason="delete_stale (loadjobs.py:51-57) finds stale runs only "
-                   "through their Jobs: a plan Secret whose Jobs are gone is never deleted")
 def test_a_plan_secret_left_without_its_jobs_is_deleted_too() -> None:
     kube = FakeKube()
     check = kube.create_check(NS, "orders", deploy_spec())
@@ -87,9 +82,6 @@ def test_a_plan_secret_left_without_its_jobs_is_deleted_too() -> None:
     assert kube.get("Secret", NS, manifests.load_secret_name("orders", 2)) is None
 
 
-@pytest.mark.xfail(strict=True, reason="Supervisor.turn (supervisor.py:102-109) resets the "
-                   "operator-side back-off on a spec change only when a run is in flight, not "
-                   "while a failed run waits for its retry")
 def test_a_spec_change_during_a_retry_back_off_starts_the_new_generation_at_once() -> None:
     kube = FakeKube()
     controller = FakeController(kube)
