@@ -22,6 +22,7 @@ import httpx
 import pytest
 import yaml
 
+from ..statusview import checks_of
 from .conftest import (
     OPERATOR_LOG,
     Cluster,
@@ -210,22 +211,22 @@ def results(cluster: Cluster, operator: Operator, module_namespace: str,
 
 
 def _check(results: dict[str, Any], name: str, check: str) -> dict[str, Any]:
-    entry: dict[str, Any] = results[name]["status"]["checks"][check]
+    entry: dict[str, Any] = checks_of(results[name]["status"])[check]
     return entry
 
 
 def test_a_fast_service_passes_its_load_thresholds(results: dict[str, Any]) -> None:
     status = results["fast"]["status"]
     assert status["phase"] == "Passed" and status["verdict"] == "Passed", status
-    load = status["checks"]["load"]
+    load = checks_of(status)["load"]
     assert load["result"] == "Passed"
     m = load["measured"]
     assert 950 <= m["requests"] <= 1010, m  # 100 req/s for 10 s, open model
     assert 90 <= m["rps"] <= 105 and m["targetRps"] == 100
     assert m["errorRate"] == 0 and m["p95Ms"] < 200
-    assert status["checks"]["stability"]["result"] == "Passed"
-    assert status["checks"]["stability"]["measured"]["samples"] >= 3
-    assert status["checks"]["security"]["result"] == "Passed"
+    assert checks_of(status)["stability"]["result"] == "Passed"
+    assert checks_of(status)["stability"]["measured"]["samples"] >= 3
+    assert checks_of(status)["security"]["result"] == "Passed"
     # everything but persistence measured and passed
     assert status["scoreBreakdown"] == {"deploy": 15, "health": 25, "performance": 25,
                                         "resilience": 15, "security": 10}
@@ -236,7 +237,7 @@ def test_a_fast_service_passes_its_load_thresholds(results: dict[str, Any]) -> N
 def test_five_percent_errors_fail_on_the_error_rate(results: dict[str, Any]) -> None:
     status = results["errors"]["status"]
     assert status["phase"] == "Failed"
-    load = status["checks"]["load"]
+    load = checks_of(status)["load"]
     assert load["result"] == "Failed"
     assert 0.04 <= load["measured"]["errorRate"] <= 0.06, load["measured"]
     assert "error rate" in load["message"] and "> 1.00%" in load["message"], load["message"]
@@ -255,13 +256,13 @@ def test_pod_deletion_under_load_reports_a_recovery_time(cluster: Cluster,
                                                          module_namespace: str,
                                                          results: dict[str, Any]) -> None:
     status = results["resilience"]["status"]
-    res = status["checks"]["resilience"]
+    res = checks_of(status)["resilience"]
     assert res["result"] == "Passed", res
     m = res["measured"]
     assert m["podsKilled"] == 1 and 0 < m["recoverySeconds"] < 60
     assert m["requestsDuringRecovery"] > 0  # the load was running while it recovered
     assert "recovered in" in res["message"]
-    assert status["checks"]["load"]["result"] == "Passed"
+    assert checks_of(status)["load"]["result"] == "Passed"
     killed = res["evidence"][0].removeprefix("deleted pod ")
     pods = cluster.core.list_namespaced_pod(
         module_namespace, label_selector="readygate.io/workload=rg-resilience").items
@@ -282,7 +283,7 @@ def test_an_in_memory_store_fails_persistence(results: dict[str, Any]) -> None:
 
 def test_a_volume_backed_store_passes_persistence(results: dict[str, Any]) -> None:
     status = results["volume"]["status"]
-    p = status["checks"]["persistence"]
+    p = checks_of(status)["persistence"]
     assert p["result"] == "Passed", status
     assert "read back" in p["message"]
     assert status["scoreBreakdown"]["persistence"] == 10

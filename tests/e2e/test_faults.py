@@ -16,6 +16,7 @@ from pathlib import Path
 
 import kubernetes
 
+from ..statusview import checks_of
 from .conftest import (
     GROUP,
     OUT,
@@ -85,7 +86,7 @@ def test_operator_killed_mid_check_finishes_with_one_verdict(
         assert status["runs"] == 2  # the killed run, and the one that resumed it
         verdicts = [h for h in status["history"] if h.startswith("run ")]
         assert len(verdicts) == 1 and verdicts[0].startswith("run 2 "), status["history"]
-        assert status["checks"]["load"]["measured"]["workers"] == 2
+        assert checks_of(status)["load"]["measured"]["workers"] == 2
         # one Deployment (the same one, adopted), one Service, no load Jobs or plan Secrets left
         assert _names(cluster, "deployments", ns) == ["deployment.apps/rg-killed"]
         assert _names(cluster, "services", ns) == ["service/rg-killed"]
@@ -115,7 +116,7 @@ def test_api_server_restart_mid_check(cluster: Cluster, own_namespace: str) -> N
         status = obj["status"]
         assert status["phase"] == "Passed", status
         # the target's traffic never went through the API server: the load is unaffected
-        assert 280 <= status["checks"]["load"]["measured"]["requests"] <= 310
+        assert 280 <= checks_of(status)["load"]["measured"]["requests"] <= 310
         assert op.proc.poll() is None
         # and the operator's watch came back: a check created after the restart is served
         cluster.create_check(ns, "after", {"target": workload(),
@@ -231,12 +232,12 @@ def test_the_global_rate_cap_bounds_what_the_operator_sends(
             "target": workload(), "liveness": {"enabled": False},
             "load": {"rate": 20, "duration": "3s", "thresholds": {"minSamples": 50}}})
         refused = cluster.wait_check(ns, "too-much", is_final, timeout=90, what="final")
-        load = refused["status"]["checks"]["load"]
+        load = checks_of(refused["status"])["load"]
         assert load["result"] == "Error", load
         assert "needs 50 req/s" in load["message"], load
         assert "global cap 30 req/s (READYGATE_MAX_TOTAL_RATE)" in load["message"]
         assert "measured" not in load  # nothing was sent
         within = cluster.wait_check(ns, "within", is_final, timeout=90, what="final")
-        assert within["status"]["checks"]["load"]["result"] == "Passed", within["status"]
+        assert checks_of(within["status"])["load"]["result"] == "Passed", within["status"]
     finally:
         _cleanup(cluster, ns, op)

@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
+from ..statusview import checks_of
 from .conftest import (
     POD_RESOURCES,
     WORKLOAD_IMAGE,
@@ -72,7 +73,7 @@ def test_a_matchexpressions_restart_leaves_the_neighbours_alone(
                                   "body": '{"key": "k-{token}", "value": "{token}"}'},
                         "readBack": {"path": "/items/k-{token}"}, "within": "60s"}})
     obj = cluster.wait_check(ns, "exp", is_final, timeout=150, what="final")
-    persistence = obj["status"]["checks"]["persistence"]
+    persistence = checks_of(obj["status"])["persistence"]
     assert "restarted" in persistence["message"] or persistence["result"] == "Failed", \
         persistence
     after = _pods(cluster, ns, "app=exp")
@@ -164,5 +165,5 @@ def test_a_256_mib_answer_does_not_grow_the_operator(
     assert is_final(obj), obj.get("status")
     assert peak - before < 64, f"operator RSS grew {peak - before:.0f} MiB"
     # it answered 200 to every probe: a big body is not a failure, it is simply not read
-    assert obj["status"]["checks"]["readiness"]["result"] == "Passed", obj["status"]
+    assert checks_of(obj["status"])["readiness"]["result"] == "Passed", obj["status"]
     assert httpx.get(operator.health, timeout=2, trust_env=False).status_code == 200

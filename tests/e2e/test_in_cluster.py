@@ -33,6 +33,7 @@ import pytest
 
 from .. import permissions
 from ..permissions import Permission
+from ..statusview import checks_of
 from .conftest import (
     IN_CLUSTER_NAMESPACE_PREFIX,
     OPERATOR_IMAGE,
@@ -189,7 +190,7 @@ def test_operator_in_cluster(cluster: Cluster, owned: None, kind: str, tmp_path:
         assert status["phase"] == "Passed", status
         ready = condition(obj, "Ready")
         assert ready is not None and ready["status"] == "True", status
-        checks = status["checks"]
+        checks = checks_of(status)
         assert checks["load"]["measured"]["workers"] == 2
         assert 180 <= checks["load"]["measured"]["requests"] <= 205
         assert checks["stability"]["measured"]["samples"] >= 2

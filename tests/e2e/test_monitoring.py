@@ -41,6 +41,7 @@ from ..monitoring.artifacts import (
     variables,
 )
 from ..monitoring.luahealth import run_health
+from ..statusview import checks_of
 from .conftest import OUT, Cluster, Operator, condition, is_final, workload
 from .prometheus import Prometheus, finite_values, scraping
 
@@ -151,7 +152,7 @@ def test_prometheus_has_the_values_of_the_checks(scenario: Scenario,
     ns = scenario.namespace
     sel = f'namespace="{ns}", name="loaded"'
     status = scenario.final["loaded"]["status"]
-    load = status["checks"]["load"]["measured"]
+    load = checks_of(status)["load"]["measured"]
     assert _one(prometheus, f"readygate_check_score{{{sel}}}") == status["score"]
     assert _by(prometheus.query(f"readygate_check_verdict{{{sel}}}"), "verdict") == {
         "Passed": 1, "Conditional": 0, "Failed": 0, "Inconclusive": 0, "Error": 0}
@@ -169,7 +170,7 @@ def test_prometheus_has_the_values_of_the_checks(scenario: Scenario,
     assert _one(prometheus, f"readygate_check_error_ratio{{{sel}}}") == load["errorRate"] == 0
     assert _one(prometheus, f"readygate_check_requests{{{sel}}}") == load["requests"] >= 50
     assert _one(prometheus, f"readygate_check_seconds_to_ready{{{sel}}}") == pytest.approx(
-        status["checks"]["readiness"]["measured"]["secondsToReady"], rel=1e-9)
+        checks_of(status)["readiness"]["measured"]["secondsToReady"], rel=1e-9)
     assert _one(prometheus, f"readygate_check_last_verdict_timestamp_seconds{{{sel}}}") == \
         _timestamp(status["lastVerdictAt"])
 
@@ -187,7 +188,7 @@ def test_prometheus_has_the_values_of_the_checks(scenario: Scenario,
         assert verdicts == {VERDICTS[name]: 1}
 
     resilient = f'namespace="{ns}", name="resilient"'
-    checks = scenario.final["resilient"]["status"]["checks"]
+    checks = checks_of(scenario.final["resilient"]["status"])
     assert _one(prometheus, f"readygate_check_ready{{{resilient}}}") == 1  # Conditional is Ready
     assert _one(prometheus, f"readygate_check_recovery_seconds{{{resilient}}}") == \
         pytest.approx(checks["resilience"]["measured"]["recoverySeconds"], rel=1e-9)

@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from ..statusview import checks_of
 from .conftest import Cluster, Operator, condition, is_final
 
 ADDRESS = socket.getaddrinfo("localhost", 0, type=socket.SOCK_STREAM)[0]
@@ -74,9 +75,9 @@ def test_a_url_target_on_the_allow_list_is_checked(cluster: Cluster, namespace: 
     assert status["phase"] == "Passed", status
     assert condition(obj, "Ready")["status"] == "True"
     assert status["target"] == f"URL {url} ({ADDRESS[4][0]})"
-    assert [status["checks"][c]["result"] for c in ("readiness", "liveness", "load")] == \
+    assert [checks_of(status)[c]["result"] for c in ("readiness", "liveness", "load")] == \
         ["Passed"] * 3
-    load = status["checks"]["load"]["measured"]
+    load = checks_of(status)["load"]["measured"]
     assert load["requests"] == 120 and load["errors"] == 0
     with service.lock:
         seen = list(service.seen)

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from ..statusview import checks_of
 from .conftest import (
     POD_RESOURCES,
     WORKLOAD_IMAGE,
@@ -88,11 +89,11 @@ def test_healthy_service_passes_and_kubectl_wait_returns(
     assert condition(obj, "Reconciling") is None
     assert condition(obj, "Stalled") is None
     assert condition(obj, "ReadinessPassed")["status"] == "True"
-    assert {n: c["result"] for n, c in status["checks"].items()} == {
+    assert {n: c["result"] for n, c in checks_of(status).items()} == {
         "deploy": "Passed", "readiness": "Passed", "liveness": "Passed"}
     # READY_DELAY=2: readiness can only pass after the workload said so
-    assert status["checks"]["readiness"]["measured"]["secondsToReady"] >= 2.0
-    assert status["checks"]["liveness"]["measured"]["failures"] == 0
+    assert checks_of(status)["readiness"]["measured"]["secondsToReady"] >= 2.0
+    assert checks_of(status)["liveness"]["measured"]["failures"] == 0
     # measured only deploy and health: 15 + 25 of 100, the rest reported as not checked
     assert status["score"] == 40
     assert status["scoreBreakdown"] == {"deploy": 15, "health": 25}
@@ -152,8 +153,8 @@ def test_crash_at_import_is_diagnosed_within_15s_of_the_first_crash(
     since_created = (_parse(diagnosis["detectedAt"])
                      - pod.metadata.creation_timestamp).total_seconds()
     assert since_created <= 60, f"diagnosed {since_created:.0f}s after the pod was created"
-    assert status["checks"]["readiness"]["result"] == "Failed"
-    assert status["checks"]["liveness"]["result"] == "Skipped"
+    assert checks_of(status)["readiness"]["result"] == "Failed"
+    assert checks_of(status)["liveness"]["result"] == "Skipped"
 
 
 def test_transitions_are_told_in_events(cluster: Cluster, module_namespace: str,
@@ -171,7 +172,7 @@ def test_transitions_are_told_in_events(cluster: Cluster, module_namespace: str,
 def test_never_ready_fails_when_its_budget_ends(results: dict[str, Any]) -> None:
     status = results["never-ready"]["status"]
     assert status["phase"] == "Failed"
-    readiness = status["checks"]["readiness"]
+    readiness = checks_of(status)["readiness"]
     assert readiness["result"] == "Failed"
     assert "not ready within 15s" in readiness["message"]
     assert "HTTP 503" in readiness["message"]
@@ -184,12 +185,12 @@ def test_never_ready_fails_when_its_budget_ends(results: dict[str, Any]) -> None
 def test_flapping_liveness_fails_with_evidence(results: dict[str, Any]) -> None:
     status = results["flapping"]["status"]
     assert status["phase"] == "Failed", status
-    live = status["checks"]["liveness"]
+    live = checks_of(status)["liveness"]
     assert live["result"] == "Failed"
     assert "flapping" in live["message"]
     assert live["measured"]["flaps"] >= 2
     assert any("HTTP 500" in e for e in live["evidence"])
-    assert status["checks"]["readiness"]["result"] == "Passed"
+    assert checks_of(status)["readiness"]["result"] == "Passed"
 
 
 def test_missing_image_is_diagnosed(results: dict[str, Any]) -> None:
@@ -210,11 +211,11 @@ def _diagnosed_at_once(obj: dict[str, Any], reason: str, within: float) -> dict[
     assert diagnosis["reason"] == reason, diagnosis
     assert reason in condition(obj, "Ready")["message"]
     assert condition(obj, "Stalled")["status"] == "True"
-    readiness = status["checks"]["readiness"]
+    readiness = checks_of(status)["readiness"]
     assert readiness["result"] == "Failed"
     assert readiness["message"].startswith(f"the workload does not start: {reason}: ")
     assert readiness["measured"]["secondsToDiagnosis"] <= within, readiness
-    assert status["checks"]["liveness"]["result"] == "Skipped"
+    assert checks_of(status)["liveness"]["result"] == "Skipped"
     return diagnosis
 
 
@@ -233,7 +234,7 @@ def test_a_missing_secret_is_diagnosed(results: dict[str, Any]) -> None:
 def test_unschedulable_is_diagnosed_after_its_grace(results: dict[str, Any]) -> None:
     diagnosis = _diagnosed_at_once(results["unschedulable"], "Unschedulable", within=50)
     assert "Insufficient cpu" in diagnosis["message"]
-    seconds = results["unschedulable"]["status"]["checks"]["readiness"]["measured"][
+    seconds = checks_of(results["unschedulable"]["status"])["readiness"]["measured"][
         "secondsToDiagnosis"]
     # the pod's creationTimestamp has whole seconds, so the grace can end up to 1 s early
     assert seconds >= 19, "failed before the 20 s unschedulableGrace"
@@ -337,14 +338,14 @@ def test_a_pod_waiting_for_its_volume_gets_the_whole_readiness_budget(
     time.sleep(max(0.0, created + 30 - time.time()))  # well past the grace
     obj = cluster.get_check(namespace, "store")
     assert not is_final(obj), obj["status"]
-    assert obj["status"]["checks"]["readiness"]["result"] == "Running"
+    assert checks_of(obj["status"])["readiness"]["result"] == "Running"
     host_volume(cluster, namespace, Path(os.environ.get("READYGATE_E2E_HOSTPATH", "/tmp"))
                 / f"readygate-{namespace}")
     try:
         obj = cluster.wait_check(namespace, "store", is_final, timeout=110, what="final")
         status = obj["status"]
         assert status["phase"] == "Passed", status
-        assert status["checks"]["readiness"]["result"] == "Passed"
+        assert checks_of(status)["readiness"]["result"] == "Passed"
         assert condition(obj, "Ready")["status"] == "True"
         assert "diagnosis" not in status, "a wait that ended still reads as why it cannot start"
     finally:

@@ -16,6 +16,7 @@ from readygate.run.prober import Prober
 from readygate.run.ratebudget import RateBudget
 from readygate.status.metrics import Metrics
 
+from ..statusview import checks_of
 from .fakekube import FakeKube
 from .fakeprober import FakeProber
 
@@ -93,4 +94,4 @@ def condition(status: dict[str, Any], ctype: str) -> dict[str, Any]:
 
 
 def results(status: dict[str, Any]) -> dict[str, str]:
-    return {name: entry["result"] for name, entry in (status.get("checks") or {}).items()}
+    return {name: entry["result"] for name, entry in checks_of(status).items()}

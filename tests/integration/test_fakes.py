@@ -50,10 +50,10 @@ def test_status_patches_honour_the_resource_version_and_the_crd_schema() -> None
     async def main() -> None:
         done = await k.patch_check_status(NS, "orders", {
             "metadata": {"resourceVersion": version},
-            "status": {"phase": "Deploying", "unknownField": 1, "checks": {"deploy": {
-                "result": "Running", "message": "x", "extra": True}}}})
-        assert done["status"] == {"phase": "Deploying", "checks": {"deploy": {
-            "result": "Running", "message": "x"}}}  # unknown fields pruned, as the server does
+            "status": {"phase": "Deploying", "unknownField": 1, "checks": [{
+                "name": "deploy", "result": "Running", "message": "x", "extra": True}]}})
+        assert done["status"] == {"phase": "Deploying", "checks": [{
+            "name": "deploy", "result": "Running", "message": "x"}]}  # pruned, as the server
         assert done["metadata"]["resourceVersion"] != version
         assert done["metadata"]["generation"] == 1  # a status write is no new generation
         with pytest.raises(Conflict):  # the version it was read at is gone

@@ -12,6 +12,7 @@ from readygate.run.runner import CheckRunner
 from readygate.status.compute import RunView
 from readygate.status.writer import StatusWriter
 
+from ..statusview import checks_of
 from .fakekube import FakeController, FakeKube
 from .fakeprober import FakeProber, ready_pods, status
 from .harness import NS, condition, deploy_spec, results, run, runtime
@@ -57,7 +58,7 @@ def test_pods_that_become_ready_and_answer_2xx_pass_deploy_readiness_and_livenes
     assert st == writer.current
     assert writer.resource_version == stored["metadata"]["resourceVersion"]
     # the wait was real: the pods took 0.3 s, and a not-Ready pod was asked directly
-    assert st["checks"]["readiness"]["measured"]["secondsToReady"] >= 0.3
+    assert checks_of(st)["readiness"]["measured"]["secondsToReady"] >= 0.3
     assert any(u.startswith("http://10.244.") for u in prober.urls("*/ready"))
     # the workload readygate made is owned by the check, and its Service was probed
     dep = kube.must("Deployment", NS, WORKLOAD)
@@ -66,7 +67,7 @@ def test_pods_that_become_ready_and_answer_2xx_pass_deploy_readiness_and_livenes
     assert st["target"] == f"Service {NS}/{WORKLOAD} {svc['spec']['clusterIP']}:8080"
     # the liveness window: /health of the Service, every 100 ms for 1 s
     assert prober.windows == [(f"http://{svc['spec']['clusterIP']}:8080/health", 0.1, 1.0)]
-    assert st["checks"]["liveness"]["measured"]["probes"] == 10
+    assert checks_of(st)["liveness"]["measured"]["probes"] == 10
 
 
 def test_a_pod_crashing_at_import_fails_the_run_with_the_log_line_as_diagnosis() -> None:
@@ -92,7 +93,7 @@ def test_a_pod_crashing_at_import_fails_the_run_with_the_log_line_as_diagnosis()
     logs = kube.calls_of("pod_log")
     assert len(logs) == 1 and logs[0].kwargs["previous"] is True
     # failing at once, not at the budget's end (3 s): the liveness window never ran
-    assert st["checks"]["readiness"]["measured"]["secondsToDiagnosis"] < 1.5
+    assert checks_of(st)["readiness"]["measured"]["secondsToDiagnosis"] < 1.5
     assert prober.windows == []
 
 
@@ -110,7 +111,7 @@ def test_a_workload_of_the_same_name_owned_by_someone_else_is_left_alone_and_the
     st = kube.check(NS, NAME)["status"]
     assert view.phase == "Error" and st["phase"] == "Error"
     assert "not owned by this ReadinessCheck" in st["error"]["message"]
-    assert st["checks"]["deploy"]["result"] == "Error"
+    assert checks_of(st)["deploy"]["result"] == "Error"
     # theirs, untouched (its controller still runs it): never replaced, and no Service or
     # probe was made for it
     theirs = kube.must("Deployment", NS, WORKLOAD)

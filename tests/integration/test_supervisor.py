@@ -14,6 +14,7 @@ from readygate.control.supervisor import Supervisor
 from readygate.kube import manifests
 from readygate.run.context import Runtime
 
+from ..statusview import checks_of
 from .fakekube import FakeController, FakeKube, too_many_requests
 from .fakeprober import FakeProber, ok, ready_pods, status
 from .harness import (
@@ -109,7 +110,7 @@ def test_a_spec_change_while_a_run_is_in_flight_cancels_it_and_runs_the_new_gene
         async with controller.running(), supervising(rt, kube):
             await wait_until("run 1 waiting for /ready",
                              lambda: len(prober.urls("http://10.96.*/ready")) >= 3)
-            assert status_of(kube)["checks"]["readiness"]["result"] == "Running"
+            assert checks_of(status_of(kube))["readiness"]["result"] == "Running"
             spec = deploy_spec()
             spec["readiness"] = {**spec["readiness"], "path": "/readyz"}
             kube.set_check_spec(NS, NAME, spec)
@@ -122,11 +123,11 @@ def test_a_spec_change_while_a_run_is_in_flight_cancels_it_and_runs_the_new_gene
     st = status_of(kube)
     assert results(st) == ALL_PASSED
     assert st["runs"] == 2
-    assert "/readyz" in st["checks"]["readiness"]["message"]
+    assert "/readyz" in checks_of(st)["readiness"]["message"]
     # run 1 was replaced, not judged: no verdict, no Failed readiness was ever written for it
     assert [h.split(" at ")[0] for h in st["history"]] == ["run 2 gen 2 Passed score 40"]
     for call in kube.calls_of("patch_check_status"):
-        checks = call.args[2]["status"].get("checks") or {}
+        checks = checks_of(call.args[2]["status"])
         assert (checks.get("readiness") or {}).get("result") != "Failed"
     # and it stopped probing: nothing asked the old path after the change
     assert all(c.at < changed[0] + 0.2 for c in prober.calls if c.url.endswith("/ready"))
@@ -152,7 +153,7 @@ def test_a_status_changed_by_someone_else_between_runs_is_restored() -> None:
             kube.reset_log()
             tampered = kube.patch_status_as(NS, NAME, {
                 "phase": "Failed", "verdict": "Failed", "score": 0, "summary": "by hand",
-                "checks": {"liveness": {"result": "Failed", "message": "by hand"}}})
+                "checks": [{"name": "liveness", "result": "Failed", "message": "by hand"}]})
             await wait_until("the status restored", lambda: status_of(kube) == before)
             await asyncio.sleep(0.2)  # a few more turns: nothing else happens
             assert status_of(kube) == before

@@ -12,6 +12,7 @@ from readygate.kube.client import Conflict, Kube, Unavailable
 from readygate.status.compute import RunView, summarize
 from readygate.status.writer import MAX_CONFLICTS, StatusWriter
 
+from ..statusview import checks_of
 from .fakekube import FakeKube, conflict, unavailable
 from .harness import NS, deploy_spec, run
 
@@ -66,7 +67,7 @@ def test_a_write_that_gets_409_rereads_and_recomputes_from_what_is_stored() -> N
     assert st == writer.current
     assert st["history"] == [BY_HAND]  # recomputed from the stored status, not its own copy
     assert st["summary"] == summarize(READY)
-    assert {n: c["result"] for n, c in st["checks"].items()} == {"deploy": "Passed",
+    assert {n: c["result"] for n, c in checks_of(st).items()} == {"deploy": "Passed",
                                                                  "readiness": "Passed"}
     assert writer.resource_version == stored["metadata"]["resourceVersion"]
 
@@ -105,7 +106,7 @@ def test_a_metadata_change_by_kopf_costs_one_conflict_and_keeps_both_changes() -
     assert writer.conflicts == 1 and kube.count("patch_check_status") == 3
     assert stored["metadata"]["annotations"] == {"readygate.io/last-handled-configuration": "{}"}
     assert stored["status"] == writer.current
-    assert stored["status"]["checks"]["readiness"]["result"] == "Passed"
+    assert checks_of(stored["status"])["readiness"]["result"] == "Passed"
 
 
 def test_conflicts_in_a_row_are_retried_up_to_the_limit() -> None:

@@ -19,6 +19,7 @@ import yaml
 from readygate.api.results import CheckResult
 from readygate.status.compute import RunView, compute_status
 
+from ..statusview import checks_of
 from .luahealth import ARGOCD, HEALTH_LUA, run_health, to_lua
 
 CASES = yaml.safe_load((ARGOCD / "health_test.yaml").read_text())["tests"]
@@ -75,7 +76,7 @@ def test_conditional_verdict_is_healthy_and_names_the_warnings() -> None:
     passed = _object("passed")
     old = passed["status"]
     checks = {name: CheckResult(result="Passed", message=c["message"])
-              for name, c in old["checks"].items()}
+              for name, c in checks_of(old).items()}
     checks["load"] = CheckResult(result="Passed", message="250 requests at 50.0 req/s",
                                  warnings=("p95 612.0ms above 500ms",))
     gen = passed["metadata"]["generation"]

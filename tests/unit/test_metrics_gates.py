@@ -17,17 +17,19 @@ from readygate.kube.podstate import rollout
 from readygate.load import Failure, Judgement, LoadResult
 from readygate.status.metrics import Metrics, finished_checks, series_of, verdict_reached
 
+from ..statusview import checks_of
+
 STATUS: dict[str, Any] = {
     "phase": "Passed", "verdict": "Passed", "score": 65, "runs": 1,
     "runStartedAt": "2026-01-01T00:00:00Z", "lastVerdictAt": "2026-01-01T00:00:30Z",
     "conditions": [{"type": "Ready", "status": "True"}],
-    "checks": {
-        "readiness": {"result": "Passed", "measured": {"secondsToReady": 2.5}},
-        "load": {"result": "Passed", "measured": {"p50Ms": 1.0, "p95Ms": 12.0, "p99Ms": 20.0,
-                                                  "rps": 99.5, "errorRate": 0.0,
-                                                  "requests": 1000}},
-        "resilience": {"result": "Passed", "measured": {"recoverySeconds": 4.0}},
-    },
+    "checks": [
+        {"name": "readiness", "result": "Passed", "measured": {"secondsToReady": 2.5}},
+        {"name": "load", "result": "Passed",
+         "measured": {"p50Ms": 1.0, "p95Ms": 12.0, "p99Ms": 20.0, "rps": 99.5,
+                      "errorRate": 0.0, "requests": 1000}},
+        {"name": "resilience", "result": "Passed", "measured": {"recoverySeconds": 4.0}},
+    ],
 }
 
 
@@ -66,14 +68,15 @@ def test_observe_then_forget_removes_every_series() -> None:
 def test_a_value_no_longer_measured_is_removed() -> None:
     m = Metrics(CollectorRegistry())
     m.observe("ns", "a", STATUS)
-    without_load = {**STATUS, "checks": {"readiness": STATUS["checks"]["readiness"]}}
+    without_load = {**STATUS, "checks": [checks_of(STATUS)["readiness"]]}
     m.observe("ns", "a", without_load)
     assert sample(m, "readygate_check_requests_per_second", namespace="ns", name="a") is None
     assert sample(m, "readygate_check_seconds_to_ready", namespace="ns", name="a") == 2.5
 
 
 def test_transitions_count_each_result_once() -> None:
-    running = {"runs": 1, "phase": "Verifying", "checks": {"readiness": {"result": "Running"}}}
+    running = {"runs": 1, "phase": "Verifying",
+               "checks": [{"name": "readiness", "result": "Running"}]}
     assert finished_checks(running, STATUS) == [("readiness", "Passed"), ("load", "Passed"),
                                                 ("resilience", "Passed")]
     assert finished_checks(STATUS, STATUS) == []

@@ -68,8 +68,38 @@ def test_crd_names_and_columns() -> None:
     assert names["categories"] == ["readygate"]
     version = crd["spec"]["versions"][0]
     assert version["subresources"] == {"status": {}}
-    columns = [c["name"] for c in version["additionalPrinterColumns"]]
-    assert columns == ["Phase", "Verdict", "Score", "P95ms", "Summary", "Age"]
+    columns = {c["name"]: c.get("priority", 0) for c in version["additionalPrinterColumns"]}
+    # kubectl get: NAME READY VERDICT SCORE AGE; -o wide adds the long ones
+    assert columns == {"Ready": 0, "Verdict": 0, "Score": 0, "Age": 0, "Phase": 1, "P95ms": 1,
+                       "Summary": 1}
+    p95 = next(c for c in version["additionalPrinterColumns"] if c["name"] == "P95ms")
+    assert p95["type"] == "integer" and p95["jsonPath"] == ".status.p95Ms"
+
+
+def _undescribed(node: dict, path: str) -> list[str]:  # type: ignore[type-arg]
+    out = []
+    for name, sub in (node.get("properties") or {}).items():
+        here = f"{path}.{name}"
+        if not sub.get("description"):
+            out.append(here)
+        out.extend(_undescribed(sub, here))
+    items = node.get("items")
+    if isinstance(items, dict):
+        out.extend(_undescribed(items, path + "[]"))
+    return out
+
+
+def test_every_status_and_spec_field_is_described() -> None:
+    root = schema.crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]
+    assert _undescribed(root["status"], "status") == []
+    assert _undescribed(root["spec"], "spec") == []
+
+
+def test_status_checks_is_a_list_keyed_by_name() -> None:
+    checks = schema.status_schema()["properties"]["checks"]
+    assert checks["type"] == "array" and checks["x-kubernetes-list-type"] == "map"
+    assert checks["x-kubernetes-list-map-keys"] == ["name"]
+    assert checks["items"]["required"] == ["name", "result"]
 
 
 def _spec_schema() -> dict:  # type: ignore[type-arg]

@@ -49,7 +49,7 @@ def test_terminal_failure_is_stalled_and_not_ready() -> None:
     assert cond(done, "Stalled")["status"] == "True"
     assert cond(done, "Ready")["status"] == "False"
     assert cond(done, "ReadinessPassed")["status"] == "False"
-    assert done["summary"] == "Failed: readiness failed: bad"
+    assert done["summary"] == "readiness failed: bad"
 
 
 def test_periodic_rerun_touches_no_condition_until_its_verdict() -> None:
@@ -117,4 +117,4 @@ def test_summary_of_a_deploy_that_never_got_ready_shows_the_readiness_evidence()
               "readiness": CheckResult(result="Failed",
                                        message="not ready within 20s (... -> HTTP 503)")}
     done = compute_status({}, view(phase="Failed", checks=checks), T1)
-    assert done["summary"] == "Failed: readiness failed: not ready within 20s (... -> HTTP 503)"
+    assert done["summary"] == "readiness failed: not ready within 20s (... -> HTTP 503)"

@@ -164,118 +164,160 @@ def object_schema(cls: type) -> dict[str, Any]:
     return out
 
 
+def _f(kind: str, description: str, **extra: Any) -> dict[str, Any]:
+    """A status field: its type and what it means (every status field has a description, so
+    ``kubectl explain readinesscheck.status`` says what each one is)."""
+    return {"type": kind, "description": description, **extra}
+
+
+def _strings(description: str, most: int) -> dict[str, Any]:
+    return _f("array", description, items={"type": "string"}, maxItems=most)
+
+
 def _condition_schema() -> dict[str, Any]:
     return {
         "type": "object",
-        "description": "A metav1.Condition.",
+        "description": "A metav1.Condition: Ready, Reconciling, Stalled, and <Check>Passed per "
+                       "check.",
         "required": ["type", "status", "lastTransitionTime", "reason", "message"],
         "properties": {
-            "type": {"type": "string", "maxLength": 316},
-            "status": {"type": "string", "enum": ["True", "False", "Unknown"]},
-            "observedGeneration": {"type": "integer", "minimum": 0},
-            "lastTransitionTime": {"type": "string", "format": "date-time"},
-            "reason": {"type": "string", "maxLength": 1024},
-            "message": {"type": "string", "maxLength": 32768},
+            "type": _f("string", "Ready, Reconciling, Stalled, or <Check>Passed (e.g. "
+                                 "LoadPassed).", maxLength=316),
+            "status": _f("string", "True, False or Unknown.", enum=["True", "False", "Unknown"]),
+            "observedGeneration": _f("integer", "The generation of the spec this condition "
+                                                "was set for.", minimum=0),
+            "lastTransitionTime": _f("string", "When the status last changed.",
+                                     format="date-time"),
+            "reason": _f("string", "A CamelCase reason: the phase or the check's result.",
+                         maxLength=1024),
+            "message": _f("string", "What a person reads: the summary or the check's message.",
+                          maxLength=32768),
         },
     }
 
 
 def status_schema() -> dict[str, Any]:
-    free_object = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
     check = {
         "type": "object",
         "description": "One check's result with its evidence.",
+        "required": ["name", "result"],
         "properties": {
-            "result": {"type": "string", "enum": list(RESULTS)},
-            "message": {"type": "string"},
-            "startedAt": {"type": "string", "format": "date-time"},
-            "finishedAt": {"type": "string", "format": "date-time"},
-            "measured": {
-                "type": "object",
-                "description": "Measured values, numbers with their unit in the key.",
-                "additionalProperties": {"type": "number"},
-            },
-            "evidence": {"type": "array", "items": {"type": "string"}, "maxItems": 50},
-            "warnings": {"type": "array", "items": {"type": "string"}, "maxItems": 20,
-                         "description": "Breaches the spec names as warnings (verdict "
-                                        "Conditional)."},
+            "name": _f("string", "The check: deploy, readiness, liveness, security, load, "
+                                 "stability, resilience or persistence.", maxLength=63),
+            "result": _f("string", "Passed, Failed, Inconclusive (not enough data — never a "
+                                   "silent pass) or Error (could not measure); Pending, "
+                                   "Running or Skipped while the run goes on.",
+                         enum=list(RESULTS)),
+            "message": _f("string", "What was found, in one line."),
+            "startedAt": _f("string", "When the check started.", format="date-time"),
+            "finishedAt": _f("string", "When the check finished.", format="date-time"),
+            "measured": _f("object", "Measured values, numbers with their unit in the key "
+                                     "(p95Ms, rps, errorRate, recoverySeconds, ...).",
+                           additionalProperties={"type": "number"}),
+            "evidence": _strings("The observations behind the result (probe answers, log "
+                                 "lines, requests), bounded.", 50),
+            "warnings": _strings("Breaches the spec names as warnings (verdict Conditional).",
+                                 20),
         },
     }
     gate = {
         "type": "object",
         "description": "The pod readiness gate this check sets, and the pods it judged.",
         "properties": {
-            "conditionType": {"type": "string"},
-            "verified": {"type": "integer", "description": "Pods whose gate is True."},
-            "failed": {"type": "integer", "description": "Pods whose gate is False."},
-            "pending": {"type": "integer", "description": "Pods not judged yet."},
-            "pods": {
-                "type": "array", "maxItems": 50,
-                "items": {"type": "object", "properties": {
-                    "pod": {"type": "string"},
-                    "result": {"type": "string", "enum": ["Passed", "Failed", "Pending",
-                                                          "Verifying"]},
-                    "message": {"type": "string"},
-                }},
-            },
+            "conditionType": _f("string", "The pod condition type of the gate."),
+            "verified": _f("integer", "Pods whose gate is True."),
+            "failed": _f("integer", "Pods whose gate is False."),
+            "pending": _f("integer", "Pods not judged yet."),
+            "pods": _f("array", "Each gated pod and its gate's result (at most 50).", maxItems=50,
+                       items={"type": "object", "description": "A gated pod.", "properties": {
+                           "pod": _f("string", "The pod's name."),
+                           "result": _f("string", "Passed, Failed, Pending or Verifying.",
+                                        enum=["Passed", "Failed", "Pending", "Verifying"]),
+                           "message": _f("string", "Why, in one line."),
+                       }}),
         },
     }
     return {
         "type": "object",
-        "description": "Written by the operator only.",
+        "description": "Written by the operator only (one status writer).",
         "properties": {
-            "observedGeneration": {"type": "integer"},
-            "phase": {"type": "string", "enum": list(PHASES)},
-            "verdict": {"type": "string", "enum": list(VERDICTS)},
-            "warnings": {"type": "array", "items": {"type": "string"}, "maxItems": 20},
-            "notChecked": {"type": "array", "items": {"type": "string"},
-                           "description": "Score categories no check measured."},
+            "observedGeneration": _f("integer", "The spec generation this status is about."),
+            "phase": _f("string", "Where the run is: Pending, Deploying, Verifying, then "
+                                  "Passed, Failed, Inconclusive or Error.", enum=list(PHASES)),
+            "verdict": _f("string", "The verdict of the last finished run: the terminal phase, "
+                                    "or Conditional (passed with warnings the spec named).",
+                          enum=list(VERDICTS)),
+            "warnings": _strings("The warnings behind a Conditional verdict.", 20),
+            "notChecked": _strings("Score categories no check measured (they add nothing to "
+                                   "the score).", 10),
             "gate": gate,
-            "summary": {"type": "string"},
-            "score": {"type": "integer", "minimum": 0, "maximum": 100},
-            "scoreBreakdown": {"type": "object", "additionalProperties": {"type": "integer"}},
-            "target": {"type": "string", "description": "Where the checks were sent."},
-            "runStartedAt": {"type": "string", "format": "date-time"},
-            "lastVerdictAt": {"type": "string", "format": "date-time"},
-            "nextRunAt": {"type": "string", "format": "date-time"},
-            "runs": {"type": "integer", "description": "Runs started since creation."},
-            "conditions": {
-                "type": "array",
-                "items": _condition_schema(),
-                "x-kubernetes-list-type": "map",
-                "x-kubernetes-list-map-keys": ["type"],
-            },
-            "checks": {"type": "object", "additionalProperties": check},
+            "summary": _f("string", "One line a person reads: what passed, or the first "
+                                    "thing that did not."),
+            "score": _f("integer", "0-100: the weighted share of the categories that were "
+                                   "measured and passed.", minimum=0, maximum=100),
+            "scoreBreakdown": _f("object", "Points per category (deploy, health, performance, "
+                                           "resilience, persistence, security).",
+                                 additionalProperties={"type": "integer"}),
+            "p95Ms": _f("integer", "The load check's 95th percentile latency, whole "
+                                   "milliseconds (the P95 column)."),
+            "target": _f("string", "Where the checks were sent (a Service's cluster IP, or a "
+                                   "URL and the address it was pinned to)."),
+            "runStartedAt": _f("string", "When the current (or last) run started.",
+                               format="date-time"),
+            "lastVerdictAt": _f("string", "When the last verdict was reached.",
+                                format="date-time"),
+            "nextRunAt": _f("string", "When spec.schedule runs the check again.",
+                            format="date-time"),
+            "runs": _f("integer", "Runs started since the check was created."),
+            "conditions": _f("array", "kstatus conditions (Ready, Reconciling, Stalled) and one "
+                                      "<Check>Passed per check.",
+                             items=_condition_schema(), **{
+                                 "x-kubernetes-list-type": "map",
+                                 "x-kubernetes-list-map-keys": ["type"]}),
+            "checks": _f("array", "Each check's result, in the order a run makes them.",
+                         items=check, maxItems=16, **{
+                             "x-kubernetes-list-type": "map",
+                             "x-kubernetes-list-map-keys": ["name"]}),
             "diagnosis": {
                 "type": "object",
-                "description": "Why the workload does not start.",
+                "description": "Why the workload does not start (cleared once it is ready).",
                 "properties": {
-                    "reason": {"type": "string"},
-                    "message": {"type": "string"},
-                    "pod": {"type": "string"},
-                    "container": {"type": "string"},
-                    "exitCode": {"type": "integer"},
-                    "restartCount": {"type": "integer"},
-                    "detectedAt": {"type": "string", "format": "date-time"},
-                    "crashedAt": {"type": "string", "format": "date-time",
-                                  "description": "When the diagnosed container exited."},
-                    "logTail": {"type": "array", "items": {"type": "string"}, "maxItems": 50},
+                    "reason": _f("string", "CrashLoopBackOff, OOMKilled, ImagePullBackOff, "
+                                           "Unschedulable, FailedCreate, ..."),
+                    "message": _f("string", "What explains it: the log line, the exit code, "
+                                            "the scheduler's or the admission's message."),
+                    "pod": _f("string", "The pod it was seen on."),
+                    "container": _f("string", "The container it was seen on."),
+                    "exitCode": _f("integer", "The crashed container's exit code."),
+                    "restartCount": _f("integer", "The container's restarts when diagnosed."),
+                    "detectedAt": _f("string", "When readygate diagnosed it.",
+                                     format="date-time"),
+                    "crashedAt": _f("string", "When the diagnosed container exited.",
+                                    format="date-time"),
+                    "logTail": _strings("The crashed container's last log lines (bounded).",
+                                        50),
                 },
             },
-            "history": {"type": "array", "items": {"type": "string"}, "maxItems": 10},
-            "error": free_object,
+            "history": _strings("The last runs, one line each (run, generation, verdict, "
+                                "score, when, summary).", 10),
+            "error": {"type": "object", "description": "Why the spec or the target cannot be "
+                                                       "used (phase Error).",
+                      "properties": {"message": _f("string", "What to fix.")}},
         },
     }
 
 
 PRINTER_COLUMNS: tuple[dict[str, Any], ...] = (
-    {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+    {"name": "Ready", "type": "string",
+     "jsonPath": ".status.conditions[?(@.type==\"Ready\")].status",
+     "description": "The Ready condition: True after a pass."},
     {"name": "Verdict", "type": "string", "jsonPath": ".status.verdict"},
     {"name": "Score", "type": "integer", "jsonPath": ".status.score"},
-    {"name": "P95ms", "type": "number", "jsonPath": ".status.checks.load.measured.p95Ms",
-     "description": "95th percentile latency of the load check, milliseconds."},
-    {"name": "Summary", "type": "string", "jsonPath": ".status.summary"},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    {"name": "Phase", "type": "string", "jsonPath": ".status.phase", "priority": 1},
+    {"name": "P95ms", "type": "integer", "jsonPath": ".status.p95Ms", "priority": 1,
+     "description": "95th percentile latency of the load check, whole milliseconds."},
+    {"name": "Summary", "type": "string", "jsonPath": ".status.summary", "priority": 1},
 )
 
 

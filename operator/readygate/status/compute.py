@@ -54,11 +54,12 @@ def _check_condition_status(result: str) -> str:
 
 
 def summarize(view: RunView) -> str:
-    """One line a person reads in ``kubectl get``."""
+    """One line a person reads in ``kubectl get -o wide`` (beside the Ready, Verdict and Phase
+    columns, so a finished run's line does not repeat the verdict)."""
     if view.error:
-        return f"Error: {view.error}"
+        return view.error
     if view.diagnosis is not None and view.diagnosis.terminal:
-        return f"{view.phase}: {view.diagnosis.reason}: {view.diagnosis.message}"
+        return f"{view.diagnosis.reason}: {view.diagnosis.message}"
     ordered = [n for n in CHECK_ORDER if n in view.checks] + sorted(
         n for n in view.checks if n not in CHECK_ORDER)
     if not view.terminal:
@@ -70,12 +71,12 @@ def summarize(view: RunView) -> str:
         bad = bad[1:]  # readiness says the same and more: the answers, the pods Ready
     if bad:
         first = view.checks[bad[0]]
-        return f"{view.phase}: {bad[0]} {first.result.lower()}: {first.message}"
+        return f"{bad[0]} {first.result.lower()}: {first.message}"
     warned = [n for n in ordered if view.checks[n].warnings]
     if warned:
-        return "Conditional: passed with warnings: " + "; ".join(
+        return "passed with warnings: " + "; ".join(
             f"{n}: {', '.join(view.checks[n].warnings)}" for n in warned)
-    return f"{view.phase}: " + "; ".join(f"{n} ok" for n in ordered)
+    return "; ".join(f"{n} ok" for n in ordered)
 
 
 def compute_status(old: Mapping[str, Any], view: RunView, now: str, *,
@@ -121,8 +122,13 @@ def compute_status(old: Mapping[str, Any], view: RunView, now: str, *,
         "runs": view.run,
         "runStartedAt": view.started_at,
         "conditions": conditions,
-        "checks": {name: c.to_status() for name, c in view.checks.items()},
+        "checks": [{"name": name, **c.to_status()} for name, c in view.checks.items()],
     }
+    p95 = (view.checks["load"].measured.get("p95Ms") if "load" in view.checks else None)
+    if p95 is not None:
+        status["p95Ms"] = round(p95)
+    elif view.reason == "Periodic" and not view.terminal and "p95Ms" in old:
+        status["p95Ms"] = old["p95Ms"]
     if view.target:
         status["target"] = view.target
     if view.diagnosis is not None:

@@ -32,9 +32,14 @@ VERDICT_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600)
 Series = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
 
+def checks_by_name(status: Mapping[str, Any]) -> dict[str, Mapping[str, Any]]:
+    """``status.checks`` (a list keyed by name) as a mapping from name to entry."""
+    return {str(c.get("name")): c for c in status.get("checks") or []
+            if isinstance(c, Mapping)}
+
+
 def _measured(status: Mapping[str, Any], check: str) -> Mapping[str, Any]:
-    checks = status.get("checks") or {}
-    entry = checks.get(check) or {}
+    entry = checks_by_name(status).get(check) or {}
     return entry.get("measured") or {}
 
 
@@ -84,8 +89,8 @@ def finished_checks(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[tupl
     """(check, result) of every check whose final result appeared in this write; pure."""
     out = []
     same_run = old.get("runs") == new.get("runs")
-    old_checks = (old.get("checks") or {}) if same_run else {}
-    for name, entry in (new.get("checks") or {}).items():
+    old_checks = checks_by_name(old) if same_run else {}
+    for name, entry in checks_by_name(new).items():
         result = entry.get("result")
         if result not in CHECK_RESULTS:
             continue
