@@ -34,9 +34,21 @@ OUT = ROOT / "out" / "e2e"
 GROUP, VERSION, PLURAL = "readygate.io", "v1alpha1", "readinesschecks"
 WORKLOAD_IMAGE = "readygate.local/workload:dev"
 OPERATOR_IMAGE = "readygate.local/operator:dev"
-# Containers the tests run themselves get requests, like readygate's own deploy targets: a
-# BestEffort pod is starved of CPU whenever the other scenarios keep both cores busy.
-POD_RESOURCES = {"resources": {"requests": {"cpu": "50m", "memory": "64Mi"}}}
+# The test workload with no USER in its image config (as most real images): it would run as root
+ROOT_IMAGE = "readygate.local/workload-root:dev"
+# Containers the tests run themselves get requests, like readygate's own deploy targets (a
+# BestEffort pod is starved of CPU whenever the other scenarios keep both cores busy), and the
+# restricted security context: every e2e namespace enforces the restricted Pod Security Standard.
+RESTRICTED_CONTAINER = {
+    "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}},
+    "securityContext": {"runAsNonRoot": True, "allowPrivilegeEscalation": False,
+                        "capabilities": {"drop": ["ALL"]},
+                        "seccompProfile": {"type": "RuntimeDefault"}},
+}
+# Every namespace the e2e suite makes enforces the restricted Pod Security Standard, as the
+# operator's own namespace does: what readygate deploys (Deployments, load Jobs) must pass it.
+RESTRICTED_NAMESPACE = {"pod-security.kubernetes.io/enforce": "restricted",
+                        "pod-security.kubernetes.io/enforce-version": "latest"}
 # Namespaces whose checks are served by an operator a test runs inside the cluster; the
 # out-of-cluster operator of this harness never serves them.
 IN_CLUSTER_NAMESPACE_PREFIX = "rg-e2e-ic-"
@@ -117,6 +129,11 @@ def condition(obj: dict[str, Any], ctype: str) -> dict[str, Any] | None:
         if c.get("type") == ctype:
             return dict(c)
     return None
+
+
+def checks_of_obj(obj: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """``status.checks`` of a ReadinessCheck as a mapping from name to entry."""
+    return {str(c["name"]): c for c in (obj.get("status") or {}).get("checks") or []}
 
 
 def is_final(obj: dict[str, Any]) -> bool:
@@ -221,8 +238,8 @@ def operator(cluster: Cluster) -> Iterator[Operator]:
 
 
 def create_namespace(cluster: Cluster, name: str) -> str:
-    cluster.core.create_namespace({"metadata": {"name": name,
-                                                "labels": {"readygate.io/e2e": "true"}}})
+    cluster.core.create_namespace({"metadata": {"name": name, "labels": {
+        "readygate.io/e2e": "true", **RESTRICTED_NAMESPACE}}})
     return name
 
 
@@ -327,7 +344,7 @@ def volume_workload(cluster: Cluster, namespace: str) -> None:
                      "containers": [{
                          "name": "store", "image": WORKLOAD_IMAGE, "imagePullPolicy": "Never",
                          # not BestEffort: starved of CPU while the other scenarios run
-                         **POD_RESOURCES,
+                         **RESTRICTED_CONTAINER,
                          "ports": [{"name": "http", "containerPort": 8080}],
                          "env": [{"name": "STATE_DIR", "value": "/data"}],
                          "volumeMounts": [{"name": "data", "mountPath": "/data"}],

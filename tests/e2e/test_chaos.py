@@ -15,7 +15,7 @@ from typing import Any
 from .conftest import (
     GROUP,
     PLURAL,
-    POD_RESOURCES,
+    RESTRICTED_CONTAINER,
     VERSION,
     WORKLOAD_IMAGE,
     Cluster,
@@ -37,7 +37,7 @@ def _shared_workload(cluster: Cluster, ns: str) -> None:
                  "template": {"metadata": {"labels": SHARED}, "spec": {
                      "terminationGracePeriodSeconds": 1,
                      "containers": [{"name": "app", "image": WORKLOAD_IMAGE,
-                                     "imagePullPolicy": "Never", **POD_RESOURCES,
+                                     "imagePullPolicy": "Never", **RESTRICTED_CONTAINER,
                                      "ports": [{"containerPort": 8080}]}]}}}})
     cluster.core.create_namespaced_service(ns, {
         "metadata": {"name": "shared"},

@@ -21,7 +21,7 @@ from .conftest import (
     GROUP,
     OUT,
     PLURAL,
-    POD_RESOURCES,
+    RESTRICTED_CONTAINER,
     ROOT,
     VERSION,
     Cluster,
@@ -181,7 +181,7 @@ def test_200_checks_applied_at_once_all_reach_a_verdict(
                  "template": {"metadata": {"labels": labels}, "spec": {"containers": [{
                      "name": "web", "image": workload()["deploy"]["image"],
                      "imagePullPolicy": "Never", "ports": [{"containerPort": 8080}],
-                     "env": [{"name": "THREADS", "value": "16"}], **POD_RESOURCES}]}}}})
+                     "env": [{"name": "THREADS", "value": "16"}], **RESTRICTED_CONTAINER}]}}}})
     cluster.core.create_namespaced_service(ns, {
         "metadata": {"name": "shared"},
         "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": 8080}]}})

@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from .conftest import POD_RESOURCES, WORKLOAD_IMAGE, Cluster, Operator, is_final, wait_for
+from .conftest import RESTRICTED_CONTAINER, WORKLOAD_IMAGE, Cluster, Operator, is_final, wait_for
 
 GATE = "readygate.io/web"
 
@@ -36,7 +36,7 @@ def _deployment(name: str, env: dict[str, str], *, progress_deadline: int = 600,
                     "terminationGracePeriodSeconds": 2,
                     "containers": [{
                         "name": "web", "image": WORKLOAD_IMAGE, "imagePullPolicy": "Never",
-                        **POD_RESOURCES,
+                        **RESTRICTED_CONTAINER,
                         "ports": [{"name": "http", "containerPort": 8080}],
                         "env": [{"name": k, "value": v} for k, v in env.items()],
                         # the kubelet's own probe passes in every version used here

@@ -20,7 +20,7 @@ import pytest
 
 from ..statusview import checks_of
 from .conftest import (
-    POD_RESOURCES,
+    RESTRICTED_CONTAINER,
     WORKLOAD_IMAGE,
     Cluster,
     Operator,
@@ -36,12 +36,7 @@ def _deployment(name: str, labels: dict[str, str], selector: dict[str, Any]) -> 
                      "template": {"metadata": {"labels": labels}, "spec": {
                          "terminationGracePeriodSeconds": 1,
                          "containers": [{"name": "app", "image": WORKLOAD_IMAGE,
-                                         "imagePullPolicy": "Never", **POD_RESOURCES,
-                                         "securityContext": {
-                                             "runAsNonRoot": True,
-                                             "allowPrivilegeEscalation": False,
-                                             "capabilities": {"drop": ["ALL"]},
-                                             "seccompProfile": {"type": "RuntimeDefault"}},
+                                         "imagePullPolicy": "Never", **RESTRICTED_CONTAINER,
                                          "ports": [{"containerPort": 8080}]}]}}}}
 
 

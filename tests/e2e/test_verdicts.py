@@ -19,7 +19,7 @@ import pytest
 
 from ..statusview import checks_of
 from .conftest import (
-    POD_RESOURCES,
+    RESTRICTED_CONTAINER,
     WORKLOAD_IMAGE,
     Cluster,
     Operator,
@@ -276,7 +276,7 @@ def test_existing_deployment_can_be_checked(cluster: Cluster, namespace: str,
                  "template": {"metadata": {"labels": labels}, "spec": {"containers": [{
                      "name": "web", "image": "readygate.local/workload:dev",
                      "imagePullPolicy": "Never", "ports": [{"containerPort": 8080}],
-                     **POD_RESOURCES}]}}}})
+                     **RESTRICTED_CONTAINER}]}}}})
     cluster.core.create_namespaced_service(namespace, {
         "metadata": {"name": "existing-svc"},
         "spec": {"selector": labels, "ports": [{"port": 80, "targetPort": 8080}]}})

@@ -115,3 +115,31 @@ def test_termination_message_is_the_fallback() -> None:
     assert p is not None
     d = explain(p, [], "boom\nRuntimeError: no config")
     assert d.message.endswith("RuntimeError: no config")
+
+
+def test_a_replica_failure_is_an_admission_refusal() -> None:
+    from readygate.judge.diagnosis import admission_refusal
+
+    refused = {"kind": "Deployment", "metadata": {"name": "web"}, "status": {"conditions": [
+        {"type": "Available", "status": "False"},
+        {"type": "ReplicaFailure", "status": "True", "reason": "FailedCreate",
+         "message": 'pods "web-1" is forbidden: violates PodSecurity "restricted:latest": '
+                    'runAsNonRoot != true'}]}}
+    found = admission_refusal(refused)
+    assert found is not None and found.terminal and found.reason == "FailedCreate"
+    assert 'violates PodSecurity "restricted:latest"' in found.message
+    healthy = {"status": {"conditions": [{"type": "ReplicaFailure", "status": "False"}]}}
+    assert admission_refusal(healthy) is None and admission_refusal({}) is None
+
+
+def test_a_root_only_image_is_told_what_to_change() -> None:
+    from readygate.api.results import Diagnosis
+    from readygate.judge.diagnosis import with_non_root_hint
+
+    crash = Diagnosis(reason="CrashLoopBackOff", message="container app exited with code 1: "
+                      "PermissionError: [Errno 13] Permission denied: '/var/run/app.pid'",
+                      pod="p", log_tail=("Traceback", "PermissionError: ..."))
+    hinted = with_non_root_hint(crash, 65532)
+    assert "UID 65532" in hinted.message and "securityContext.runAsUser" in hinted.message
+    other = Diagnosis(reason="CrashLoopBackOff", message="ModuleNotFoundError: x", pod="p")
+    assert with_non_root_hint(other, 65532) == other

@@ -35,6 +35,9 @@ def test_deployment_is_owned_restricted_and_hashed() -> None:
     assert c["securityContext"]["runAsNonRoot"] and c["securityContext"]["readOnlyRootFilesystem"]
     assert c["securityContext"]["capabilities"] == {"drop": ["ALL"]}
     assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    # an image without a USER would run as root: it runs as a non-root UID instead
+    assert (pod["securityContext"]["runAsUser"], pod["securityContext"]["runAsGroup"],
+            pod["securityContext"]["fsGroup"]) == (65532, 65532, 65532)
     assert c["env"][1] == {"name": "T", "valueFrom": {"secretKeyRef": {"name": "s", "key": "k"}}}
     assert dep["spec"]["replicas"] == 2
     assert svc["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
@@ -49,3 +52,22 @@ def test_default_resources() -> None:
     dep, _ = build()
     res = dep["spec"]["template"]["spec"]["containers"][0]["resources"]
     assert res == {"requests": manifests.DEFAULT_REQUESTS, "limits": manifests.DEFAULT_LIMITS}
+
+
+def test_the_security_context_can_be_set_within_restricted() -> None:
+    dep, _ = build(securityContext={"runAsUser": 1000, "runAsGroup": 0, "fsGroup": 2000,
+                                    "readOnlyRootFilesystem": False})
+    pod = dep["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsUser"] == 1000
+    assert pod["securityContext"]["runAsGroup"] == 0 and pod["securityContext"]["fsGroup"] == 2000
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is False
+
+
+def test_root_is_refused() -> None:
+    import pytest
+
+    from readygate.api.parse import SpecError
+
+    with pytest.raises(SpecError, match="runAsUser: must be at least 1"):
+        build(securityContext={"runAsUser": 0})

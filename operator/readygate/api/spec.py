@@ -77,6 +77,25 @@ class Resources:
         default_factory=dict)
 
 
+DEFAULT_UID = 65532  # the non-root UID a deploy target runs as unless its spec says otherwise
+MAX_ID = 2_147_483_647
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class DeploySecurityContext:
+    run_as_user: int = field(
+        "UID the container runs as. Images without a USER (most images) would run as root, "
+        "which the restricted Pod Security Standard refuses: readygate runs them as this UID. "
+        "Set it to the UID the image expects.", default=DEFAULT_UID, minimum=1, maximum=MAX_ID)
+    run_as_group: int = field("GID the container runs as.", default=DEFAULT_UID, minimum=0,
+                              maximum=MAX_ID)
+    fs_group: int = field("Group that owns the pod's volumes (so the UID above can write "
+                          "them).", default=DEFAULT_UID, minimum=0, maximum=MAX_ID)
+    read_only_root_filesystem: bool = field(
+        "Mount the image's filesystem read-only (/tmp is always a writable emptyDir); false "
+        "for images that write elsewhere.", default=True)
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class DeployTarget:
     image: str = field("Container image of the workload to deploy and verify.", max_length=512,
@@ -93,6 +112,9 @@ class DeployTarget:
     image_pull_policy: str = field(
         "When the kubelet pulls the image.", default="IfNotPresent",
         enum=("Always", "IfNotPresent", "Never"))
+    security_context: DeploySecurityContext = field(
+        "Who the container runs as, within the restricted Pod Security Standard (never root, "
+        "no privilege escalation, no capabilities).", default_factory=DeploySecurityContext)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)

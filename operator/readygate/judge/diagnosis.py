@@ -168,3 +168,34 @@ def termination_message(pod: Mapping[str, Any], container: str | None) -> str:
             if source and source.get("message"):
                 return str(source["message"])
     return ""
+
+
+def admission_refusal(workload: Mapping[str, Any]) -> Diagnosis | None:
+    """Pods that never exist: the ReplicaSet could not create them (Pod Security admission, a
+    ResourceQuota, a LimitRange, a webhook). The Deployment carries the ReplicaSet's
+    ``ReplicaFailure`` condition with the admission's own message."""
+    for cond in (workload.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "ReplicaFailure" and cond.get("status") == "True":
+            reason = str(cond.get("reason") or "FailedCreate")
+            message = " ".join(str(cond.get("message") or "").split())[:1000]
+            name = (workload.get("metadata") or {}).get("name", "")
+            return Diagnosis(reason=reason, message=message or "the pods could not be created",
+                             pod=f"(none: {workload.get('kind', 'Deployment')} {name} has no "
+                                 "pods)", terminal=True)
+    return None
+
+
+_PERMISSION = re.compile(r"permission denied|operation not permitted|EACCES|EPERM|"
+                         r"bind\(\) to [^ ]*:([0-9]{1,3})\b.*failed", re.IGNORECASE)
+
+
+def with_non_root_hint(found: Diagnosis, uid: int) -> Diagnosis:
+    """A deploy target's crash that looks like the image needs root: say what to change (the
+    restricted Pod Security Standard never runs it as root)."""
+    text = " ".join([found.message, *found.log_tail])
+    if not _PERMISSION.search(text):
+        return found
+    hint = (f" (readygate ran the image as UID {uid}, never root: give the image a USER that "
+            "can run it, set spec.target.deploy.securityContext.runAsUser to the UID it expects, "
+            "or listen on a port above 1023)")
+    return dataclasses.replace(found, message=found.message + hint)

@@ -26,11 +26,11 @@ DEFAULT_REQUESTS = {"cpu": "50m", "memory": "64Mi"}
 DEFAULT_LIMITS = {"memory": "256Mi"}
 
 
-def restricted_container() -> dict[str, Any]:
+def restricted_container(read_only_root: bool = True) -> dict[str, Any]:
     """A container securityContext within the restricted Pod Security Standard."""
     return {
         "allowPrivilegeEscalation": False,
-        "readOnlyRootFilesystem": True,
+        "readOnlyRootFilesystem": read_only_root,
         "runAsNonRoot": True,
         "capabilities": {"drop": ["ALL"]},
     }
@@ -111,7 +111,8 @@ def deployment(check: Mapping[str, Any], spec: CheckSpec) -> dict[str, Any]:
             "timeoutSeconds": max(1, round(spec.readiness.timeout)),
             "failureThreshold": 3,
         },
-        "securityContext": restricted_container(),
+        "securityContext": restricted_container(
+            target.security_context.read_only_root_filesystem),
         "terminationMessagePolicy": "FallbackToLogsOnError",
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     }
@@ -123,7 +124,11 @@ def deployment(check: Mapping[str, Any], spec: CheckSpec) -> dict[str, Any]:
         "metadata": {"labels": pod_labels},
         "spec": {
             "containers": [container],
+            # an image without a USER runs as a non-root UID (restricted forbids root)
             "securityContext": {"runAsNonRoot": True,
+                                "runAsUser": target.security_context.run_as_user,
+                                "runAsGroup": target.security_context.run_as_group,
+                                "fsGroup": target.security_context.fs_group,
                                 "seccompProfile": {"type": "RuntimeDefault"}},
             "automountServiceAccountToken": False,
             "enableServiceLinks": False,

@@ -2,8 +2,10 @@
 
 ``CrashWatch.observe`` lists the target's pods, asks the pure ``judge.diagnosis`` whether one of
 them will not start (a crash loop, OOM, an image that will not pull, a pod that cannot be
-scheduled), reads the crashed container's last log lines once per new crash, and records the
-diagnosis on the run through the context. One per run: it remembers which crash it explained.
+scheduled) or, when there is no pod at all, whether admission refused them (the Deployment's
+``ReplicaFailure`` condition: Pod Security, a ResourceQuota, a LimitRange), reads the crashed
+container's last log lines once per new crash, and records the diagnosis on the run through the
+context. One per run: it remembers which crash it explained.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from readygate.judge import diagnosis as diag
 from readygate.judge.targets import Endpoint
 from readygate.kube.client import KubeError
 from readygate.run.context import RunContext
+from readygate.run.resolver import workload
 
 log = logging.getLogger(__name__)
 LOG_SETTLE = 1.0  # seconds to let a crashed container's log reach its file
@@ -43,6 +46,15 @@ class CrashWatch:
             return [], None
         pods = await ctx.pods(endpoint)
         pods = [p for p in pods if not (p.get("metadata") or {}).get("deletionTimestamp")]
+        if not pods and endpoint.workload is not None and endpoint.workload[0] == "Deployment":
+            # no pod at all: admission may have refused them (they will never exist)
+            refused = diag.admission_refusal(await workload(ctx.kube, ctx.namespace,
+                                                            *endpoint.workload))
+            if refused is not None:
+                if self.diagnosis != refused:
+                    self.diagnosis = refused
+                    await ctx.update(diagnosis=refused, diagnosed_at=utc_now())
+                return [], refused
         created: dict[str, float] = {}
         for p in pods:
             when = parse_time(p["metadata"].get("creationTimestamp"))
@@ -66,6 +78,9 @@ class CrashWatch:
         found = dataclasses.replace(
             diag.explain(problem, lines, diag.termination_message(pod, problem.container)),
             terminal=terminal)
+        deploy = ctx.spec.target.deploy
+        if deploy is not None:
+            found = diag.with_non_root_hint(found, deploy.security_context.run_as_user)
         self._key = key
         self.diagnosis = found
         await ctx.update(diagnosis=found, diagnosed_at=utc_now())
