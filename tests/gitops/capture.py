@@ -12,9 +12,9 @@ catch the states a running operator leaves behind in a moment:
 1. the operator stopped: the checks are created; ``loaded`` as the API server stores it before
    any status (``no-status``);
 2. the operator started: every write of ``loaded`` is watched, the first one
-   (``first-write``) and the first of each running phase (``deploying``, ``verifying``), then
-   every check's verdict (``passed``, ``conditional``, ``failed-*``, ``error-*``,
-   ``inconclusive-*``);
+   (``first-write``, already phase Deploying, so there is no separate ``deploying``) and the
+   first of each later running phase (``verifying``), then every check's verdict (``passed``,
+   ``conditional``, ``failed-*``, ``error-*``, ``inconclusive-*``);
 3. the operator stopped: the specs of ``loaded`` (passed) and ``broken`` (Error) are patched, a
    new generation no operator has seen (``generation-not-observed*``);
 4. the operator started: the first write for that generation (``new-generation-running``) and
@@ -288,11 +288,13 @@ def capture(cluster: Cluster, ns: str, op: Operator, write: Writer) -> None:
         name = obj["metadata"]["name"]
         status = obj.get("status") or {}
         if name == "loaded" and status:
+            phase = str(status.get("phase"))
             if "first-write" not in seen:
                 seen.add("first-write")
                 write("first-write", obj)
-            phase = str(status.get("phase"))
-            if phase in ("Deploying", "Verifying") and phase not in seen and reconciling(obj):
+                if phase == "Deploying":  # the first write is the Deploying one: not twice
+                    seen.add(phase)
+            elif phase in ("Deploying", "Verifying") and phase not in seen and reconciling(obj):
                 seen.add(phase)
                 write(phase.lower(), obj)
         if is_final(obj):
@@ -362,7 +364,19 @@ def drop(cluster: Cluster, ns: str, op: Operator) -> None:
                 {"metadata": {"finalizers": []}})
     op.stop()
     cluster.core.delete_namespace(ns)
-    say(f"namespace {ns} deleted")
+
+    def gone() -> bool:
+        try:
+            cluster.core.read_namespace(ns)
+        except kubernetes.client.ApiException as exc:
+            return exc.status == 404
+        return False
+
+    try:
+        wait_until("deleted", 120, gone)
+        say(f"namespace {ns} deleted")
+    except RuntimeError:
+        say(f"namespace {ns} is still terminating (its pods take a while); it goes on its own")
 
 
 def main() -> int:

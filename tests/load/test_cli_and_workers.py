@@ -24,7 +24,7 @@ Start = Callable[..., Any]  # the loopback fixture: starts a server (conftest.Se
 @pytest.mark.parametrize("extra,code", [
     (["--p99", "2s", "--max-error-rate", "1%"], 0),
     (["--p50", "1us"], 1),
-    (["--min-samples", "100000"], 2),
+    (["--min-samples", "100000"], 3),  # Inconclusive: its own code, not a usage error's
 ])
 def test_cli_exit_codes(loopback: Start, extra: list[str], code: int,
                         capsys: pytest.CaptureFixture[str]) -> None:
@@ -33,6 +33,33 @@ def test_cli_exit_codes(loopback: Start, extra: list[str], code: int,
     out = capsys.readouterr().out
     assert "verdict" in out and "p99" in out
     assert s.stats()["paths"] == {"/x": 100}
+
+
+def test_cli_short_flags_durations_and_usage_errors(loopback: Start,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    s = loopback()
+    # -r/-d/-c/-t as wrk, hey and k6 users type them; 1m30s is a duration everywhere
+    assert main([f"{s.url}/y", "-r", "40", "-d", "1s", "-c", "8", "-t", "2s"]) == 0
+    assert s.stats()["paths"] == {"/y": 40}
+    with pytest.raises(SystemExit) as usage:
+        main([s.url, "-r", "10", "-d", "soon"])
+    assert usage.value.code == 2
+    assert main([s.url]) == 2  # no model: a usage error, nothing sent
+    assert "give --rate" in capsys.readouterr().err
+    from readygate.load.cli import parse_duration
+    assert parse_duration("1m30s") == 90.0
+
+
+def test_cli_defaults_are_the_crds() -> None:
+    from readygate.api import schema
+    from readygate.load.cli import DEFAULT_CONNECTIONS, DEFAULT_DURATION, DEFAULT_TIMEOUT
+    from readygate.load.durations import parse_duration
+
+    load = schema.crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"][
+        "spec"]["properties"]["load"]["properties"]
+    assert load["connections"]["default"] == DEFAULT_CONNECTIONS
+    assert parse_duration(load["timeout"]["default"]) == DEFAULT_TIMEOUT
+    assert parse_duration(load["duration"]["default"]) == DEFAULT_DURATION
 
 
 def test_cli_json_output_and_closed_model(loopback: Start,

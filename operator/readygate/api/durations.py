@@ -1,41 +1,9 @@
-"""Durations as Kubernetes users write them (``200ms``, ``30s``, ``1m30s``, ``2h``).
-
-Owns parsing to float seconds and formatting back. ``spec`` and ``schema`` use ``PATTERN`` so the
-API server refuses what ``parse_duration`` would refuse.
-"""
+"""Durations in the ReadinessCheck API (``200ms``, ``30s``, ``1m30s``, ``2h``): the load engine's
+own parser (``readygate.load.durations``), so the API, the CRD's pattern and the command line
+read durations the same way."""
 
 from __future__ import annotations
 
-import re
+from readygate.load.durations import PATTERN, format_duration, parse_duration
 
-PATTERN = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$"
-_PART = re.compile(r"([0-9]+(?:\.[0-9]+)?)(ms|s|m|h)")
-_UNIT = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-_WHOLE = re.compile(PATTERN)
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in ``text``; ``ValueError`` with the accepted form when it is not a duration."""
-    if not isinstance(text, str) or not _WHOLE.match(text):
-        raise ValueError(f"{text!r} is not a duration; write it like 500ms, 30s, 2m or 1m30s")
-    return sum(float(num) * _UNIT[unit] for num, unit in _PART.findall(text))
-
-
-def format_duration(seconds: float) -> str:
-    """The shortest usual spelling: ``0.25`` → ``250ms``, ``90`` → ``1m30s``, ``7200`` → ``2h``."""
-    if seconds < 1 and seconds != 0:
-        millis = round(seconds * 1000, 3)
-        return f"{millis:g}ms"
-    whole = int(seconds)
-    if whole != seconds:
-        return f"{seconds:g}s"
-    hours, rest = divmod(whole, 3600)
-    minutes, secs = divmod(rest, 60)
-    out = ""
-    if hours:
-        out += f"{hours}h"
-    if minutes:
-        out += f"{minutes}m"
-    if secs or not out:
-        out += f"{secs}s"
-    return out
+__all__ = ["PATTERN", "format_duration", "parse_duration"]

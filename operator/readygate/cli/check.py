@@ -4,7 +4,8 @@ The file is parsed by the operator's own ``parse`` and mapped by the operator's 
 ``loadcheck``, so a CI pipeline gets the verdict the operator would give for the same spec.
 Headers from Secrets are given as ``--secret NAME/KEY=VALUE`` or the environment variable
 ``READYGATE_SECRET_<NAME>_<KEY>`` (upper case, other characters as ``_``). Link-local and
-metadata addresses are refused here too. Exit codes: 0 Passed, 1 Failed, 2 anything else.
+metadata addresses are refused here too. Exit codes: 0 Passed (or Conditional), 1 Failed,
+2 usage error (an invalid file or spec), 3 Inconclusive, 4 could not measure.
 """
 
 from __future__ import annotations
@@ -27,9 +28,7 @@ from readygate.api.urls import split_url
 from readygate.judge.load import check_result, plan_for
 from readygate.judge.targets import url_refusal
 from readygate.load import LoadError, judge
-from readygate.load.cli import render_table, run_plan
-
-EXIT = {"Passed": 0, "Failed": 1}
+from readygate.load.cli import EXIT, EXIT_ERROR, EXIT_USAGE, camel, render_table, run_plan
 
 
 def _env_name(ref: SecretKeyRef) -> str:
@@ -68,10 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"readygate check: {args.file}: invalid spec:", file=sys.stderr)
         for problem in exc.problems:
             print(f"  - {problem}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     if spec.load is None:
         print(f"readygate check: {args.file}: the check has no spec.load", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     # The URL is the user's own choice (no allow-list here), but metadata and link-local
     # addresses are refused as in the operator, and the load connects to the address checked.
     try:
@@ -80,14 +79,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             host, port, type=socket.SOCK_STREAM)))
     except ValueError as exc:
         print(f"readygate check: refused: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     except OSError:
         resolved = []
     entries = [f"{a}/{128 if ':' in a else 32}" for a in resolved if "%" not in a]
     refusal = url_refusal(args.url, resolved, entries)
     if refusal:
         print(f"readygate check: refused: {refusal}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE
     given = dict(s.split("=", 1) for s in args.secret if "=" in s)
 
     def secret(ref: SecretKeyRef) -> str:
@@ -105,16 +104,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         detail = getattr(exc, "detail", "")  # a worker's own error output: the user's terminal
         print(f"readygate check: {type(exc).__name__}: {exc}" + (f": {detail}" if detail else ""),
               file=sys.stderr)
-        return 2
+        return EXIT_ERROR
     judgement = judge(result, plan.thresholds)
     check = check_result(result, judgement, started_at=started, finished_at=utc_now(),
                          warn_only=spec.load.warn_only)
     if args.output == "json":
-        print(json.dumps({"check": check.to_status(), "judgement": judgement.to_dict()},
+        print(json.dumps(camel({"check": check.to_status(), "judgement": judgement.to_dict()}),
                          indent=1))
     else:
         print(render_table(plan, result, judgement, args.processes))
         print(f"  check       load {check.result}: {check.message}")
         for warning in check.warnings:
             print(f"  warning     {warning}")
-    return EXIT.get(check.result, 2)
+    return EXIT.get(check.result, EXIT_ERROR)

@@ -121,7 +121,15 @@ class Kube:
     """Async facade over the synchronous client. One per operator (or per test)."""
 
     def __init__(self, api_client: Any | None = None, workers: int = 16) -> None:
-        self.api = api_client or kubernetes.client.ApiClient()
+        if api_client is None:
+            # One HTTP connection per thread that may call at once: the client's own default
+            # pool (cpu_count * 5) is smaller than this thread pool on small nodes, and a
+            # thread without a connection waits, or opens one the pool then throws away.
+            config = kubernetes.client.Configuration.get_default_copy()
+            config.connection_pool_maxsize = max(workers,
+                                                 config.connection_pool_maxsize or 0)
+            api_client = kubernetes.client.ApiClient(config)
+        self.api = api_client
         self.core = kubernetes.client.CoreV1Api(self.api)
         self.apps = kubernetes.client.AppsV1Api(self.api)
         self.custom = kubernetes.client.CustomObjectsApi(self.api)

@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import TextIO
 from urllib.parse import urlsplit
 
+from . import durations
 from .engine import Progress, run_load
 from .errors import LoadError, PlanError
 from .plan import LoadPlan, RequestTemplate, Stage, StressPlan
@@ -28,18 +29,39 @@ from .result import LoadResult
 from .thresholds import Judgement, Thresholds, judge
 from .workers import run_processes
 
-__all__ = ["build_plan", "main", "parse_duration", "parse_rate_fraction", "render_table"]
+__all__ = ["EXIT", "build_plan", "camel", "main", "parse_duration", "parse_rate_fraction",
+           "render_table", "run_plan"]
 
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "us": 1e-6}
-EXIT = {"Passed": 0, "Failed": 1, "Inconclusive": 2}
+# Exit codes, each distinct (docs/cli.md): a verdict, or why there is none.
+EXIT_PASSED, EXIT_FAILED, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_ERROR = 0, 1, 2, 3, 4
+EXIT = {"Passed": EXIT_PASSED, "Conditional": EXIT_PASSED, "Failed": EXIT_FAILED,
+        "Inconclusive": EXIT_INCONCLUSIVE, "Error": EXIT_ERROR}
+# The defaults of the ReadinessCheck API's spec.load, so a file and the command line agree.
+DEFAULT_CONNECTIONS = 256
+DEFAULT_TIMEOUT = 5.0
+DEFAULT_DURATION = 30.0
 
 
 def parse_duration(text: str) -> float:
-    """'30s', '2m', '1h', '200ms', '1.5' (seconds) -> seconds."""
-    m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*(us|ms|s|m|h)?\s*", text)
-    if not m:
-        raise argparse.ArgumentTypeError(f"not a duration: {text!r} (try 30s, 2m, 200ms)")
-    return float(m.group(1)) * _UNITS[m.group(2) or "s"]
+    """'30s', '2m', '1m30s', '200ms', '1.5' (seconds) -> seconds: the API's own parser."""
+    try:
+        return durations.parse_duration(text, bare_seconds=True)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def camel(value: object) -> object:
+    """JSON for people and pipelines in one key style, the Kubernetes one (``errorRate``)."""
+    if isinstance(value, dict):
+        return {_camel_key(str(k)): camel(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [camel(v) for v in value]
+    return value
+
+
+def _camel_key(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 def parse_rate_fraction(text: str) -> float:
@@ -70,26 +92,34 @@ def _parser() -> argparse.ArgumentParser:
         prog="readygate load",
         description="Load-test an HTTP(S) URL with an open (--rate) or closed (--users) model "
                     "and judge it against latency, error-rate and throughput thresholds. "
-                    "Exit 0 passed, 1 failed, 2 inconclusive or error.")
+                    "Exit codes: 0 passed, 1 failed, 2 usage error, 3 inconclusive, "
+                    "4 could not measure. Defaults are those of a ReadinessCheck's spec.load.")
     p.add_argument("url", help="http(s)://host[:port]/path")
     model = p.add_mutually_exclusive_group()
-    model.add_argument("--rate", type=float, help="open model: requests per second (default)")
-    model.add_argument("--users", type=int, help="closed model: concurrent users back to back")
-    p.add_argument("--duration", type=parse_duration, default=30.0, help="default 30s")
+    model.add_argument("-r", "--rate", type=float,
+                       help="open model: requests per second (default model)")
+    model.add_argument("-u", "--users", type=int,
+                       help="closed model: concurrent users back to back")
+    p.add_argument("-d", "--duration", type=parse_duration, default=DEFAULT_DURATION,
+                   help="e.g. 30s, 2m, 1m30s (default 30s)")
     p.add_argument("--stage", action="append", default=[], metavar="DURATION:TARGET",
                    help="ramp to TARGET (req/s or users) over DURATION; repeatable")
     p.add_argument("--stress", metavar="START:STEP:MAX:STEP_DURATION",
                    help="step the rate up until the thresholds break; report the knee")
-    p.add_argument("--processes", type=int, default=1, help="worker processes (default 1)")
-    p.add_argument("--connections", type=int, default=50,
-                   help="open model: max requests in flight (default 50)")
-    p.add_argument("--method", default="GET")
+    p.add_argument("-p", "--processes", type=int, default=1,
+                   help="worker processes (default 1)")
+    p.add_argument("-c", "--connections", type=int, default=DEFAULT_CONNECTIONS,
+                   help=f"open model: max requests in flight (default {DEFAULT_CONNECTIONS})")
+    p.add_argument("--max-rate", type=float,
+                   help="closed model: pace the users to at most this many req/s")
+    p.add_argument("-m", "--method", default="GET")
     p.add_argument("--header", "-H", action="append", default=[], metavar="'K: V'")
     body = p.add_mutually_exclusive_group()
     body.add_argument("--body", help="request body (text)")
     body.add_argument("--body-file", help="request body from a file")
     p.add_argument("--expect-status", default="200-399", help="e.g. 2xx,404 (default 200-399)")
-    p.add_argument("--timeout", type=parse_duration, default=10.0, help="per request (10s)")
+    p.add_argument("-t", "--timeout", type=parse_duration, default=DEFAULT_TIMEOUT,
+                   help="per request (default 5s)")
     p.add_argument("--insecure", action="store_true", help="do not verify TLS certificates")
     p.add_argument("--ca-file", help="CA bundle to verify TLS certificates with")
     p.add_argument("--connect-to", metavar="ADDRESS",
@@ -100,7 +130,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--max-error-rate", type=parse_rate_fraction, help="e.g. 1%% or 0.01")
     p.add_argument("--min-throughput", type=float, help="req/s")
     p.add_argument("--min-samples", type=int, help="fewer requests -> Inconclusive")
-    p.add_argument("--output", choices=("table", "json"), default="table")
+    p.add_argument("-o", "--output", choices=("table", "json"), default="table")
     p.add_argument("--progress", action="store_true", help="progress line even if not a TTY")
     return p
 
@@ -151,7 +181,7 @@ def build_plan(args: argparse.Namespace) -> LoadPlan:
                                   body=body, expect_status=expect),),
         timeout=args.timeout, connections=args.connections, insecure=args.insecure,
         ca_file=args.ca_file, connect_to=args.connect_to, stress=stress,
-        thresholds=thresholds)
+        thresholds=thresholds, max_rate=args.max_rate if closed else None)
 
 
 def _ms(v: float | None) -> str:
@@ -244,15 +274,16 @@ def main(argv: list[str] | None = None) -> int:
         detail = getattr(exc, "detail", "")  # a worker's own error output: the user's terminal
         print(f"readygate load: {type(exc).__name__}: {exc}" + (f": {detail}" if detail else ""),
               file=sys.stderr)
-        return 2
+        return EXIT_USAGE if isinstance(exc, PlanError) else EXIT_ERROR
     except KeyboardInterrupt:
         print("\nreadygate load: interrupted", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
     if show:
         sys.stderr.write("\n")
     j = judge(result, plan.thresholds)
     if args.output == "json":
-        print(json.dumps({"judgement": j.to_dict(), "result": result.to_dict()}, indent=1))
+        print(json.dumps(camel({"judgement": j.to_dict(), "result": result.to_dict()}),
+                         indent=1))
     else:
         print(render_table(plan, result, j, args.processes))
     return EXIT[j.result]

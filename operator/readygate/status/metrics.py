@@ -4,8 +4,14 @@ Two kinds of series. Operator-wide ones count what the operator does: reconciles
 check's supervisor) with their duration and errors, check runs by check type and result, time
 from the start of a run to its verdict, and the load rate in use against the global cap. Per
 check ones carry the measured values of the latest verdict, labelled by ``namespace`` and
-``name`` only (plus a bounded ``quantile`` or ``verdict``); ``forget`` removes them when the
-check is deleted. No label ever holds a URL, a pod name or an error text.
+``name`` only (plus a bounded ``percentile`` or ``verdict``); ``forget`` removes them when the
+check is deleted. No label ever holds a URL, a pod name or an error text. One more,
+``readygate_build_info``, is 1 with the operator's version and Python's as labels.
+
+The exposition passes ``promtool check metrics``: the latency percentiles a load check measured
+are one gauge with a ``percentile`` label (p50 ... p999, the names of the load thresholds) and
+not a ``quantile`` label, which Prometheus reserves for summaries (a summary would also promise
+``_sum`` and ``_count`` of observations this process never saw); units end the name.
 
 ``series_of(status)`` is pure: it maps a ReadinessCheck's status to the per-check values, so
 what is exported is decided (and unit-tested) apart from prometheus-client. ``Metrics.observe``
@@ -16,16 +22,18 @@ produced. The names, types and meaning of every series are listed in ``docs/metr
 from __future__ import annotations
 
 import contextlib
+import platform
 from collections.abc import Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
+from readygate import __version__
 from readygate.api.clock import parse_time
 from readygate.api.names import FINAL_RESULTS, RESULTS, TERMINAL_PHASES, VERDICTS
 
 CHECK_RESULTS = tuple(r for r in RESULTS if r in FINAL_RESULTS)
-QUANTILES = {"0.5": "p50Ms", "0.95": "p95Ms", "0.99": "p99Ms", "0.999": "p999Ms"}
+PERCENTILES = {"p50": "p50Ms", "p95": "p95Ms", "p99": "p99Ms", "p999": "p999Ms"}
 RECONCILE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 VERDICT_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600)
 
@@ -64,9 +72,9 @@ def series_of(status: Mapping[str, Any]) -> Series:
     if when is not None:
         out[("readygate_check_last_verdict_timestamp_seconds", ())] = when
     load = _measured(status, "load")
-    for quantile, key in QUANTILES.items():
+    for percentile, key in PERCENTILES.items():
         if isinstance(load.get(key), (int, float)):
-            out[("readygate_check_latency_seconds", (("quantile", quantile),))] = \
+            out[("readygate_check_latency_seconds", (("percentile", percentile),))] = \
                 float(load[key]) / 1000.0
     for name, key in (("readygate_check_requests_per_second", "rps"),
                       ("readygate_check_error_ratio", "errorRate"),
@@ -78,7 +86,7 @@ def series_of(status: Mapping[str, Any]) -> Series:
         out[("readygate_check_recovery_seconds", ())] = float(recovery)
     ready_after = _measured(status, "readiness").get("secondsToReady")
     if isinstance(ready_after, (int, float)):
-        out[("readygate_check_seconds_to_ready", ())] = float(ready_after)
+        out[("readygate_check_time_to_ready_seconds", ())] = float(ready_after)
     growth = _measured(status, "stability").get("memoryGrowthBytes")
     if isinstance(growth, (int, float)):
         out[("readygate_check_memory_growth_bytes", ())] = float(growth)
@@ -137,6 +145,10 @@ class Metrics:
         self.load_rate_limit = Gauge(
             "readygate_load_rate_limit_requests_per_second",
             "The operator's global cap on outgoing load rate.", registry=r)
+        self.build_info = Gauge(
+            "readygate_build_info", "Always 1, labelled with the operator's and Python's versions.",
+            ["version", "python"], registry=r)
+        self.build_info.labels(__version__, platform.python_version()).set(1)
         per = ["namespace", "name"]
         self.gauges: dict[str, Gauge] = {
             "readygate_check_verdict": Gauge(
@@ -155,8 +167,8 @@ class Metrics:
                 "Unix time of the check's latest verdict.", per, registry=r),
             "readygate_check_latency_seconds": Gauge(
                 "readygate_check_latency_seconds",
-                "Latency quantiles the load check measured (from the intended send time).",
-                [*per, "quantile"], registry=r),
+                "Latency percentiles the load check measured (from the intended send time).",
+                [*per, "percentile"], registry=r),
             "readygate_check_requests_per_second": Gauge(
                 "readygate_check_requests_per_second",
                 "Completed requests per second the load check measured.", per, registry=r),
@@ -169,8 +181,8 @@ class Metrics:
                 "readygate_check_recovery_seconds",
                 "Seconds the workload took to recover after the resilience check deleted pods.",
                 per, registry=r),
-            "readygate_check_seconds_to_ready": Gauge(
-                "readygate_check_seconds_to_ready",
+            "readygate_check_time_to_ready_seconds": Gauge(
+                "readygate_check_time_to_ready_seconds",
                 "Seconds from the start of the run until the target was ready.", per,
                 registry=r),
             "readygate_check_memory_growth_bytes": Gauge(
