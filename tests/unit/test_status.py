@@ -118,3 +118,34 @@ def test_summary_of_a_deploy_that_never_got_ready_shows_the_readiness_evidence()
                                        message="not ready within 20s (... -> HTTP 503)")}
     done = compute_status({}, view(phase="Failed", checks=checks), T1)
     assert done["summary"] == "readiness failed: not ready within 20s (... -> HTTP 503)"
+
+
+def test_status_stays_small_at_every_bound() -> None:
+    """Every text and list a status holds is bounded: the worst case a target can cause (every
+    check planned, each at its bounds, a crash diagnosis, a full history and gate) stays far
+    under etcd's request size limit (1.5 MiB) — Argo Rollouts users hit it with unbounded
+    AnalysisRun statuses."""
+    import json
+
+    from readygate.api.checks import ORDER
+
+    now = "2026-01-01T00:00:00Z"
+    huge = "x" * 100_000
+    checks = {name: CheckResult(result="Failed", message=huge, started_at=now, finished_at=now,
+                                measured={f"m{i}": float(i) for i in range(500)},
+                                evidence=tuple(huge for _ in range(500)),
+                                warnings=tuple(huge for _ in range(500)))
+              for name in ORDER}
+    diagnosis = Diagnosis(reason=huge, message=huge, pod="p", container="c",
+                          log_tail=tuple(huge for _ in range(500)))
+    gate = {"conditionType": "readygate.io/x", "verified": 0, "failed": 50, "pending": 0,
+            "pods": [{"pod": f"p{i}", "result": "Failed", "message": "m" * 300}
+                     for i in range(50)]}
+    status: dict[str, object] = {}
+    for run in range(1, 40):  # a check that lives long: many runs, one history
+        view = RunView(generation=1, run=run, reason="Periodic", phase="Failed", started_at=now,
+                       checks=checks, diagnosis=diagnosis, error=None, target=huge[:2048])
+        status = compute_status(status, view, now, gate=gate)
+    size = len(json.dumps(status))
+    assert size < 150_000, f"a worst-case status is {size} bytes"  # 135 KB measured
+    assert len(status["history"]) == 5  # type: ignore[arg-type]

@@ -19,11 +19,12 @@ from typing import Any
 
 from readygate.api.checks import ORDER as CHECK_ORDER
 from readygate.api.names import TERMINAL_PHASES, RunReason
-from readygate.api.results import CheckResult, Diagnosis
+from readygate.api.results import MESSAGE_CHARS, CheckResult, Diagnosis, clip
 from readygate.judge.verdict import decide
 from readygate.status import conditions as cond
 
 HISTORY_LENGTH = 5
+SUMMARY_CHARS = 1_000
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -83,7 +84,7 @@ def compute_status(old: Mapping[str, Any], view: RunView, now: str, *,
                    gate: Mapping[str, Any] | None = None) -> dict[str, Any]:
     conditions: list[dict[str, Any]] = [dict(c) for c in old.get("conditions") or []]
     gen = view.generation
-    summary = summarize(view)
+    summary = clip(summarize(view), SUMMARY_CHARS)
     quiet = view.reason == "Periodic" and not view.terminal
 
     verdict = decide(view.checks) if view.terminal else None
@@ -113,7 +114,7 @@ def compute_status(old: Mapping[str, Any], view: RunView, now: str, *,
         for name, check in view.checks.items():
             conditions = cond.set_condition(
                 conditions, check_condition_type(name), _check_condition_status(check.result),
-                check.result, check.message, generation=gen, now=now)
+                check.result, clip(check.message, MESSAGE_CHARS), generation=gen, now=now)
 
     status: dict[str, Any] = {
         "observedGeneration": gen,
@@ -134,7 +135,7 @@ def compute_status(old: Mapping[str, Any], view: RunView, now: str, *,
     if view.diagnosis is not None:
         status["diagnosis"] = view.diagnosis.to_status(view.diagnosed_at or now)
     if view.error:
-        status["error"] = {"message": view.error}
+        status["error"] = {"message": clip(view.error, MESSAGE_CHARS)}
 
     history = list(old.get("history") or [])
     if verdict is not None:
