@@ -4,8 +4,10 @@ Not a test: it prints numbers. Starts nginx (Debian's nginx-light) bound to 127.
 worker pinned to core 0 (taskset), then runs each generator pinned to core 1 with the same
 connections and duration: wrk, hey and k6 when on PATH (k6 is not packaged for Debian),
 readygate's closed model (users = connections, one process). The generators take turns,
-``--rounds`` times, so that a disturbance from other work on the machine hits them alike; each
-one's best round is its figure (every round is printed). Besides req/s it prints each
+``--rounds`` times (default 5), so that a disturbance from other work on the machine hits them
+alike; each one's figure is the median of its rounds, with the spread (min-max) beside it, and
+the ratio to wrk is given round by round (each round's generators ran back to back) with its
+median — never each one's best round, which flatters the noisiest. Besides req/s it prints each
 generator's CPU seconds (req per CPU-second), how busy nginx was (near 100 % means the target,
 not the generator, sets the pace) and the CPU seconds other work took meanwhile (from
 /proc/stat; a run where that exceeds a quarter of a core is flagged DISTURBED: rerun), and the
@@ -23,7 +25,7 @@ workers and readygate unpinned, 1 vs 2 processes, with the machine's CPU use (wh
 is already busy with 1 process, that ratio is the machine's limit, not the engine's).
 
     apt-get -o DPkg::Lock::Timeout=900 install -y nginx-light wrk hey
-    .venv/bin/python bench/throughput.py [--duration 10] [--connections 50] [--rounds 3]
+    .venv/bin/python bench/throughput.py [--duration 10] [--connections 50] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -216,8 +218,27 @@ def measure(gen: Generator, ng: Nginx, conns: int, duration: int, pin: str | Non
                (m1 - m0) / TICK, errors)
 
 
-def best(runs: list[Run]) -> Run:
-    return max(runs, key=lambda r: r.rps)
+def median_run(runs: list[Run]) -> Run:
+    """The round whose req/s is the median (the lower middle one for an even count)."""
+    ordered = sorted(runs, key=lambda r: r.rps)
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def spread(runs: list[Run]) -> str:
+    lo, hi = min(r.rps for r in runs), max(r.rps for r in runs)
+    mid = median_run(runs).rps
+    return f"{lo / 1000:.0f}k-{hi / 1000:.0f}k ({(hi - lo) / max(mid, 1e-9) * 100:.0f}%)"
+
+
+def round_ratios(runs: list[Run], ref: list[Run]) -> list[float]:
+    """The ratio to the reference round by round: each round's pair ran back to back."""
+    return [r.rps / max(f.rps, 1e-9) for r, f in zip(runs, ref, strict=True)]
+
+
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
 def warn_if_disturbed(runs: list[Run], d: int) -> None:
@@ -231,7 +252,7 @@ def rounds_text(runs: list[Run]) -> str:
     return "/".join(f"{r.rps / 1000:.0f}k" for r in runs)
 
 
-def compare_generators(c: int, d: int, rounds: int) -> dict[str, Run]:
+def compare_generators(c: int, d: int, rounds: int) -> dict[str, list[Run]]:
     gens: list[tuple[str, Generator]] = []
     candidates: list[tuple[str, Generator]] = [("wrk", wrk), ("hey", hey), ("k6", k6)]
     for name, fn in candidates:
@@ -249,28 +270,29 @@ def compare_generators(c: int, d: int, rounds: int) -> dict[str, Run]:
                 runs[name].append(measure(fn, ng, c, d, "1"))
     finally:
         ng.stop()
-    ref = best(runs["wrk"]) if runs.get("wrk") else None
-    print(f"{'generator':<10}{'req/s':>8}  {'rounds':<16}{'CPU s':>6}{'req/CPU-s':>10}"
-          f"{'nginx':>7}{'others':>8}   vs wrk: req/s  req/CPU-s")
+    ref = runs.get("wrk")
+    print(f"{'generator':<10}{'median':>8}  {'spread':<15}{'rounds':<22}{'CPU s':>6}"
+          f"{'req/CPU-s':>10}{'nginx':>7}{'others':>8}   vs wrk, round by round")
     for name, rs in runs.items():
-        r = best(rs)
+        r = median_run(rs)
         eff = r.rps * d / max(r.cpu, 1e-9)
         vs = "-"
-        if ref and ref.rps:
-            ref_eff = ref.rps * d / max(ref.cpu, 1e-9)
-            vs = f"{r.rps / ref.rps:5.2f}x     {eff / ref_eff:5.2f}x"
-        print(f"{name:<10}{r.rps:>8.0f}  {rounds_text(rs):<16}{r.cpu:>6.1f}{eff:>10.0f}"
-              f"{r.target_cpu / d * 100:>6.0f}%{r.others:>6.1f} s   {vs}")
-    print(f"# best round of each; readygate errors {best(runs['readygate']).errors}; CPU s include "
-          "start-up; nginx: its worker's busy share; others: CPU s of other work meanwhile")
-    warn_if_disturbed([best(rs) for rs in runs.values()], d)
-    return {name: best(rs) for name, rs in runs.items()}
+        if ref and name != "wrk":
+            ratios = round_ratios(rs, ref)
+            vs = "/".join(f"{x:.2f}" for x in ratios) + f"  median {_median(ratios):.2f}x"
+        print(f"{name:<10}{r.rps:>8.0f}  {spread(rs):<15}{rounds_text(rs):<22}{r.cpu:>6.1f}"
+              f"{eff:>10.0f}{r.target_cpu / d * 100:>6.0f}%{r.others:>6.1f} s   {vs}")
+    print(f"# median round of each (spread: min-max and its share of the median); readygate "
+          f"errors {median_run(runs['readygate']).errors}; CPU s include start-up; nginx: its "
+          "worker's busy share; others: CPU s of other work meanwhile")
+    warn_if_disturbed([r for rs in runs.values() for r in rs], d)
+    return runs
 
 
 def _process_rows(runs: dict[int, list[Run]], d: int) -> None:
     cores = os.cpu_count() or 1
     for p, rs in runs.items():
-        r = best(rs)
+        r = median_run(rs)
         print(f"readygate {p} process{'es' if p > 1 else '  '} {r.rps:>8.0f} req/s  "
               f"({rounds_text(rs)})  CPU {r.cpu:4.1f} s  {r.rps * d / r.cpu:6.0f} req/CPU-s  "
               f"nginx {r.target_cpu:4.1f} s  others {r.others:4.1f} s  "
@@ -290,10 +312,10 @@ def compare_processes(c: int, d: int, rounds: int) -> tuple[float, float]:
     finally:
         ng.stop()
     _process_rows(a, d)
-    warn_if_disturbed([best(rs) for rs in a.values()], d)
-    one, two = best(a[1]), best(a[2])
-    per_s = two.rps / one.rps
-    per_cpu = (two.rps / two.cpu) / (one.rps / one.cpu)
+    warn_if_disturbed([r for rs in a.values() for r in rs], d)
+    per_s = _median(round_ratios(a[2], a[1]))
+    per_cpu = _median([(t.rps / t.cpu) / (o.rps / o.cpu) for t, o in zip(a[2], a[1],
+                                                                       strict=True)])
     same = min(per_s, per_cpu)  # the lower: neither an idle moment nor start-up flatters it
     print(f"ratio 2 vs 1 on one core      {per_s:5.2f}x req/s, {per_cpu:.2f}x req/CPU-s -> with "
           f"a core per process: {2 * same:.2f}x (a projection, not a measurement)")
@@ -308,8 +330,8 @@ def compare_processes(c: int, d: int, rounds: int) -> tuple[float, float]:
     finally:
         ng.stop()
     _process_rows(b, d)
-    warn_if_disturbed([best(rs) for rs in b.values()], d)
-    whole = best(b[2]).rps / best(b[1]).rps
+    warn_if_disturbed([r for rs in b.values() for r in rs], d)
+    whole = _median(round_ratios(b[2], b[1]))
     print(f"ratio 2 vs 1 on the machine   {whole:5.2f}x req/s (when the machine is busy with 1 "
           "process already, its cores, shared with nginx, are the limit)")
     return same, whole
@@ -319,7 +341,8 @@ def main() -> None:
     p = argparse.ArgumentParser(description="readygate load engine vs wrk/hey/k6 on loopback")
     p.add_argument("--duration", type=int, default=10)
     p.add_argument("--connections", type=int, default=50)
-    p.add_argument("--rounds", type=int, default=3, help="turns per generator (best counts)")
+    p.add_argument("--rounds", type=int, default=5,
+                   help="interleaved turns per generator (the median counts)")
     args = p.parse_args()
     d, c, n = args.duration, args.connections, max(1, args.rounds)
     if shutil.which("nginx") is None and not Path("/usr/sbin/nginx").exists():
@@ -328,19 +351,20 @@ def main() -> None:
         raise SystemExit("needs taskset and 2 cores (nginx on core 0, generators on core 1)")
     print(f"# {os.cpu_count()} cores; nginx 1 worker on core 0, generators on core 1; "
           f"{c} connections, {d} s each, {n} rounds; load average {os.getloadavg()[0]:.2f}")
-    best_runs = compare_generators(c, d, n)
+    runs = compare_generators(c, d, n)
     same, whole = compare_processes(c, d, n)
 
-    rg = best_runs["readygate"].rps
-    print("# criteria (issue 4), from the figures above")
-    if "wrk" in best_runs and best_runs["wrk"].rps:
-        ratio = rg / best_runs["wrk"].rps
+    print("# criteria (issue 4), from the medians of the per-round ratios above")
+    rg = runs["readygate"]
+    if "wrk" in runs:
+        ratio = _median(round_ratios(rg, runs["wrk"]))
         print(f"readygate / wrk, one core each  {ratio:5.2f}x  (>= 0.5, aim 0.8): "
               f"{'met' if ratio >= 0.5 else 'NOT met'}")
     for other in ("hey", "k6"):
-        if other in best_runs:
-            print(f"readygate / {other:<20}{rg / max(best_runs[other].rps, 1e-9):5.2f}x  (> 1): "
-                  f"{'met' if rg > best_runs[other].rps else 'NOT met'}")
+        if other in runs:
+            ratio = _median(round_ratios(rg, runs[other]))
+            print(f"readygate / {other:<20}{ratio:5.2f}x  (> 1): "
+                  f"{'met' if ratio > 1 else 'NOT met'}")
     print(f"2 vs 1 processes                {whole:5.2f}x measured on this machine (the target "
           f"shares its 2 cores); {2 * same:.2f}x projected with a core per process "
           f"(>= 1.6: {'met' if 2 * same >= 1.6 else 'NOT met'} as a projection only)")
