@@ -94,7 +94,10 @@ def test_pre_existing_rg_objects_are_left_untouched(
     assert "not owned by this ReadinessCheck" in status["summary"], status["summary"]
     dep = cluster.apps.read_namespaced_deployment("rg-victim", ns)
     svc = cluster.core.read_namespaced_service("rg-victim", ns)
-    assert dep.metadata.resource_version == dep_before.metadata.resource_version
+    # (its controller writes its status; its spec, labels and owners are what a takeover changes)
+    assert dep.metadata.generation == dep_before.metadata.generation
+    assert dep.spec.template.to_dict() == dep_before.spec.template.to_dict()
+    assert dep.metadata.labels == dep_before.metadata.labels
     assert svc.metadata.resource_version == svc_before.metadata.resource_version
     assert svc.spec.selector == {"app": "prod"} and not dep.metadata.owner_references
 
