@@ -76,9 +76,9 @@ def test_operator_killed_every_few_seconds_still_gives_each_check_one_verdict(
     try:
         for name, spec in specs.items():
             cluster.create_check(ns, name, spec)
-        # kill it every 3-7 s for a minute, restarting it each time
-        chaos_until = time.monotonic() + 60
-        while time.monotonic() < chaos_until:
+        # kill it 8 times, each after 3-7 s of running, restarting it each time (how long a
+        # restart takes depends on the machine; the number of kills does not)
+        while kills < 8:
             time.sleep(rng.uniform(3, 7))
             op.stop(signal.SIGKILL)
             kills += 1
@@ -91,7 +91,6 @@ def test_operator_killed_every_few_seconds_still_gives_each_check_one_verdict(
             return done if len(done) == len(specs) else None
 
         final = wait_for("every check final after the chaos", 420, finals, every=2)
-        assert kills >= 8
         wrong = {n: o["status"].get("summary") for n, o in final.items()
                  if o["status"]["phase"] != "Passed"}
         assert not wrong, wrong
