@@ -23,6 +23,7 @@ class Settings:
     max_total_rate: float = 20_000.0  # req/s of everything the operator sends (loads, probes)
     probe_share: float = 0.1  # of max_total_rate kept for probes; loads share the rest
     poll_interval: float = 1.0  # seconds between observations of a running check
+    max_concurrent_runs: int = 100  # runs in progress at once; the others wait, in status
     metrics_port: int = 9090
     namespace: str | None = None  # watch one namespace; None: all
     # checks here are refused (Error): the cluster's own namespaces, whatever RBAC allows
@@ -67,6 +68,7 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         max_total_rate=_float(env, "READYGATE_MAX_TOTAL_RATE", 20_000.0, 1.0, 1_000_000.0),
         probe_share=_float(env, "READYGATE_PROBE_SHARE", 0.1, 0.01, 0.9),
         poll_interval=_float(env, "READYGATE_POLL_INTERVAL", 1.0, 0.1, 30.0),
+        max_concurrent_runs=int(_float(env, "READYGATE_MAX_CONCURRENT_RUNS", 100, 1, 10_000)),
         metrics_port=int(_float(env, "READYGATE_METRICS_PORT", 9090, 0, 65535)),
         namespace=env.get("READYGATE_NAMESPACE") or None,
         excluded_namespaces=frozenset(

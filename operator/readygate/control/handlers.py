@@ -9,6 +9,7 @@ into ``status`` on their behalf.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import os
@@ -26,6 +27,7 @@ from readygate.kube.selectors import SelectorError
 from readygate.load.pacer import Pacer
 from readygate.run.context import Runtime
 from readygate.run.gatekeeper import release, target_selector
+from readygate.run.lag import LagMonitor
 from readygate.run.loadrunner import run_load_check
 from readygate.run.prober import Prober
 from readygate.run.ratebudget import RateBudget
@@ -54,14 +56,18 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: ko
     kube = Kube()
     config = await _with_worker_image(from_env(), kube, logger)
     metrics = Metrics()
+    lag = LagMonitor()
+    memo.lag_task = asyncio.get_running_loop().create_task(lag.run(), name="event loop lag")
     metrics.load_rate_limit.set(config.load_rate)
     if config.metrics_port:
         metrics.serve(config.metrics_port)
     memo.runtime = Runtime(settings=config, kube=kube,
-                           prober=Prober(pacer=Pacer(config.probe_rate, burst=10.0)),
+                           prober=Prober(pacer=Pacer(config.probe_rate, burst=10.0),
+                                         lag=lag),
                            rate_budget=RateBudget(config.load_rate, cap=config.max_total_rate,
                                                   on_change=metrics.load_rate_in_use.set),
-                           metrics=metrics, load_runner=run_load_check)
+                           metrics=metrics, load_runner=run_load_check,
+                           run_slots=asyncio.Semaphore(config.max_concurrent_runs))
     logger.info("readygate is ready; watching ReadinessChecks (metrics on :%s)",
                 config.metrics_port or "off")
 
@@ -84,6 +90,9 @@ async def _with_worker_image(config: Settings, kube: Kube, logger: kopf.Logger) 
 
 @kopf.on.cleanup()
 async def shutdown(memo: kopf.Memo, **_: Any) -> None:
+    lag_task: asyncio.Task[None] | None = getattr(memo, "lag_task", None)
+    if lag_task is not None:
+        lag_task.cancel()
     runtime: Runtime | None = getattr(memo, "runtime", None)
     if runtime is not None:
         await runtime.prober.aclose()

@@ -16,6 +16,9 @@ class Sample:
     error: str | None = None
     latency: float = 0.0
     via: str | None = None  # "pod NAME" when asked of one pod directly instead of the Service
+    # the probe's time went to the operator's own delay (its event loop ran late), not to the
+    # target: it says nothing about the target and is never counted against it
+    overloaded: bool = False
 
     def describe(self, path: str) -> str:
         what = f"HTTP {self.status}" if self.status is not None else (self.error or "no answer")
@@ -32,6 +35,7 @@ class Answer:
     body: str = ""
     error: str | None = None
     latency: float = 0.0
+    overloaded: bool = False  # see Sample.overloaded
 
     @property
     def ok(self) -> bool:

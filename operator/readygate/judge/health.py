@@ -20,6 +20,15 @@ def judge_liveness(samples: list[Sample], spec: LivenessCheck, *, restarts: int,
     if not samples:
         return CheckResult(result="Inconclusive", message="no liveness probe was answered or sent",
                            started_at=started_at, finished_at=finished_at)
+    delayed = [s for s in samples if s.overloaded]
+    if len(delayed) * 2 > len(samples):
+        return CheckResult(
+            result="Inconclusive", started_at=started_at, finished_at=finished_at,
+            message=f"{len(delayed)} of {len(samples)} probes were delayed by the operator's own "
+                    "overload (its event loop ran late): not judged",
+            measured={"probes": float(len(samples)), "operatorDelayed": float(len(delayed))},
+            evidence=tuple(s.describe(spec.path) for s in delayed[:EVIDENCE_LIMIT]))
+    samples = [s for s in samples if not s.overloaded]  # they say nothing about the target
     failures = [s for s in samples if not s.ok]
     longest = run = 0
     flaps = 0
@@ -61,9 +70,21 @@ def judge_liveness(samples: list[Sample], spec: LivenessCheck, *, restarts: int,
 
 def readiness_failed(samples: list[Sample], path: str, budget: float, *, started_at: str,
                      finished_at: str, pods_ready: str) -> CheckResult:
-    """The budget ran out: say what the last probes answered and how many pods were Ready."""
+    """The budget ran out: say what the last probes answered and how many pods were Ready.
+    When most of the last probes were delayed by the operator's own overload, that is why, and
+    the result is Inconclusive, never Failed."""
     last = samples[-EVIDENCE_LIMIT:]
     tail = samples[-1].describe(path) if samples else "no probe could be sent"
+    if last and sum(1 for s in last if s.overloaded) * 2 > len(last):
+        return CheckResult(
+            result="Inconclusive",
+            message=f"not judged: the operator was overloaded (its event loop ran late) for "
+                    f"most of the last probes before the {budget:.0f}s budget ended "
+                    f"({pods_ready} pods Ready; last probe: {tail})",
+            started_at=started_at, finished_at=finished_at,
+            measured={"probes": float(len(samples)), "budgetSeconds": budget,
+                      "operatorDelayed": float(sum(1 for s in samples if s.overloaded))},
+            evidence=tuple(s.describe(path) for s in last))
     return CheckResult(
         result="Failed",
         message=f"not ready within {budget:.0f}s ({pods_ready} pods Ready; last probe: {tail})",

@@ -10,6 +10,7 @@ run from it.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
@@ -48,6 +49,8 @@ class Runtime:
     rate_budget: RateBudget
     metrics: Metrics
     load_runner: LoadRunner | None = None
+    # runs in progress at once (READYGATE_MAX_CONCURRENT_RUNS); None: no cap
+    run_slots: asyncio.Semaphore | None = None
 
 
 class RunContext:

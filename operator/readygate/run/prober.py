@@ -36,6 +36,7 @@ import httpx
 
 from readygate.judge.answers import Answer, Sample
 from readygate.load.pacer import Pacer
+from readygate.run.lag import LagMonitor
 
 BODY_LIMIT = 65_536
 CHECK_CONNECTIONS = 16  # probes of one check in flight at once
@@ -66,7 +67,8 @@ class Prober:
     def __init__(self, client: httpx.AsyncClient | None = None, *,
                  pin: tuple[str, str] | None = None, pacer: Pacer | None = None,
                  shares: _Shares | None = None,
-                 slots: tuple[asyncio.Semaphore, ...] = ()) -> None:
+                 slots: tuple[asyncio.Semaphore, ...] = (),
+                 lag: LagMonitor | None = None) -> None:
         self.client = client or httpx.AsyncClient(
             trust_env=False, follow_redirects=False,
             # readygate bounds connections itself, per check and per namespace (see above)
@@ -77,10 +79,11 @@ class Prober:
         self.pacer = pacer
         self.shares = shares if shares is not None else _Shares()
         self.slots = slots
+        self.lag = lag
 
     def _with(self, **changes: Any) -> Prober:
         values: dict[str, Any] = {"pin": self.pin, "pacer": self.pacer, "shares": self.shares,
-                                  "slots": self.slots, **changes}
+                                  "slots": self.slots, "lag": self.lag, **changes}
         return Prober(self.client, **values)
 
     def pinned(self, host: str, address: str) -> Prober:
@@ -126,7 +129,30 @@ class Prober:
     async def request(self, method: str, url: str, *, timeout: float,
                       headers: Mapping[str, str] | None = None, body: bytes | None = None,
                       limit: int = BODY_LIMIT) -> Answer:
-        """One request; the answer keeps the headers and at most ``limit`` bytes of body."""
+        """One request; the answer keeps the headers and at most ``limit`` bytes of body.
+
+        A request that failed while the operator's own event loop ran late by half its timeout
+        or more is tried once more; failing so again, it is reported as the operator's
+        overload (``Answer.overloaded``), not as the target's failure."""
+        answer = await self._request(method, url, timeout, headers, body, limit)
+        if answer.status is not None or self.lag is None:
+            return answer
+        for attempt in range(2):
+            if self.lag.max_since(time.monotonic() - answer.latency - 0.05) < timeout / 2:
+                return answer
+            if attempt == 1:
+                return dataclasses.replace(answer, overloaded=True, error=(
+                    f"{answer.error}; the operator's event loop ran "
+                    f"{self.lag.max_since(time.monotonic() - answer.latency - 0.05):.1f}s late "
+                    "(overloaded), so this says nothing about the target"))
+            answer = await self._request(method, url, timeout, headers, body, limit)
+            if answer.status is not None:
+                return answer
+        return answer
+
+    async def _request(self, method: str, url: str, timeout: float,
+                       headers: Mapping[str, str] | None, body: bytes | None,
+                       limit: int) -> Answer:
         async with self._slot():
             started = time.monotonic()
             try:
@@ -168,7 +194,8 @@ class Prober:
         """One GET probe (its body is not kept; at most a little of it is read)."""
         answer = await self.request("GET", url, timeout=timeout, limit=0)
         if answer.status is None:
-            return Sample(at, False, error=answer.error, latency=answer.latency)
+            return Sample(at, False, error=answer.error, latency=answer.latency,
+                          overloaded=answer.overloaded)
         return Sample(at, answer.ok, status=answer.status, latency=answer.latency)
 
     async def window(self, url: str, *, period: float, timeout: float, duration: float,

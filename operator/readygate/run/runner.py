@@ -76,8 +76,25 @@ class CheckRunner:
         return pending
 
     async def execute(self) -> RunView:
+        slots = self.rt.run_slots
+        if slots is None:
+            return await self._execute()
+        if slots.locked():
+            # the operator's cap on runs at once: wait, and say so in status
+            cap = self.rt.settings.max_concurrent_runs
+            planned_checks = self._planned()
+            first = next(iter(planned_checks))
+            planned_checks[first] = CheckResult(
+                result="Pending", message=f"queued: {cap} runs are in progress, the operator's "
+                                          "cap (READYGATE_MAX_CONCURRENT_RUNS)")
+            await self._persist(phase="Pending", checks=planned_checks)
+        async with slots:
+            return await self._execute()
+
+    async def _execute(self) -> RunView:
         ctx = self.ctx
-        await self._persist(checks=self._planned())
+        await self._persist(checks=self._planned(),
+                            phase="Deploying" if self.spec.target.deploy else "Verifying")
         try:
             await delete_stale(ctx.kube, self.namespace, self.name, keep_run=ctx.run)
         except KubeError as exc:  # cleaning up is worth a try, not a failed run
