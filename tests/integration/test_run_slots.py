@@ -28,7 +28,7 @@ def test_a_run_beyond_the_cap_waits_visibly_then_runs() -> None:
                              run_slots=asyncio.Semaphore(1))
     for name in ("first", "second"):
         workload = manifests.workload_name(name)
-        controller.behave(NS, workload, "ready", ready_after=0.3)
+        controller.behave(NS, workload, "ready", ready_after=1.0)
         check = kube.create_check(NS, name, deploy_spec())
         writer = StatusWriter(cast(Kube, kube), NS, name, {},
                               resource_version=check["metadata"]["resourceVersion"])
@@ -41,7 +41,8 @@ def test_a_run_beyond_the_cap_waits_visibly_then_runs() -> None:
             await asyncio.sleep(0.05)
             second = asyncio.create_task(runners[1].execute())
             await wait_until("the second run queued", lambda: (
-                kube.check(NS, "second").get("status") or {}).get("phase") == "Pending")
+                kube.check(NS, "second").get("status") or {}).get("phase") == "Pending",
+                within=20)
             queued = kube.check(NS, "second")["status"]
             assert "queued" in queued["summary"], queued["summary"]
             assert "READYGATE_MAX_CONCURRENT_RUNS" in checks_of(queued)["deploy"]["message"]
@@ -49,6 +50,6 @@ def test_a_run_beyond_the_cap_waits_visibly_then_runs() -> None:
             views = await asyncio.gather(first, second)
         return [v.phase for v in views]
 
-    phases = run(main())
+    phases = run(main(), timeout=60)
     assert phases == ["Passed", "Passed"], [kube.check(NS, n)["status"]["summary"]
                                             for n in ("first", "second")]
