@@ -1,10 +1,11 @@
 """readygate installed in the cluster from manifests/, for e2e tests: render, own, apply, remove.
 
-An install is rendered by the cluster's own kubectl (kustomize v2.0.3) from a temporary overlay
-over a shipped one — ``manifests/overlays/single-namespace`` or ``manifests/overlays/local`` (the
-default cluster-wide install) — with the locally built image (never pulled) and the operator's
-``--namespace`` set to one ``rg-e2e-ic-*`` namespace, which the harness's out-of-cluster
-operator leaves alone (``IN_CLUSTER_NAMESPACE_PREFIX``).
+An install is rendered by the cluster's own kubectl (``kubectl kustomize``, current kustomize; it
+must print no warning) from a temporary overlay over a shipped one —
+``manifests/overlays/single-namespace`` or ``manifests/overlays/local`` (the default cluster-wide
+install) — with the locally built image (never pulled) and the operator's ``--namespace`` set to
+one ``rg-e2e-ic-*`` namespace, which the harness's out-of-cluster operator leaves alone
+(``IN_CLUSTER_NAMESPACE_PREFIX``).
 
 ``readygate-system`` and the ClusterRoles/ClusterRoleBindings are cluster-wide names, so a test
 holding an install owns them for as long as it runs: ``owned_readygate_system`` takes a file
@@ -132,75 +133,11 @@ def owned_readygate_system(cluster: Cluster, timeout: float = 900) -> Iterator[N
                 fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-class Install:
-    """One rendered install of readygate: what it contains, and how to put it in and take it out."""
+class OperatorPod:
+    """The operator's pod in readygate-system, however it was installed (manifests/ or Helm)."""
 
-    def __init__(self, cluster: Cluster, kind: str, watched: str, workdir: Path) -> None:
-        assert kind in KINDS, kind
+    def __init__(self, cluster: Cluster) -> None:
         self.cluster = cluster
-        self.kind = kind
-        self.watched = watched
-        self.workdir = workdir
-        self.objects = self._render()
-        self.file = workdir / "install.yaml"
-        self.file.write_text(yaml.safe_dump_all(self.objects, sort_keys=False))
-
-    # -- rendering ---------------------------------------------------------------------------------
-    def _overlay(self) -> Path:
-        d = self.workdir / "overlay"
-        d.mkdir(parents=True, exist_ok=True)
-        kustomization: dict[str, Any] = {}
-        if self.kind == "single-namespace":
-            base = MANIFESTS / "overlays" / "single-namespace"
-            shipped = yaml.safe_load((base / "watched" / "kustomization.yaml").read_text())
-            default_ns = shipped["namespace"]
-            new_name, new_tag = OPERATOR_IMAGE.rsplit(":", 1)
-            kustomization["images"] = [{"name": SHIPPED_IMAGE, "newName": new_name,
-                                        "newTag": new_tag}]
-            # The watched namespace is set in one place in the shipped overlay; move it here.
-            # The operator's --namespace follows (the overlay's WATCH_NAMESPACE variable).
-            (d / "watched.yaml").write_text(yaml.safe_dump(
-                [{"op": "replace", "path": "/metadata/namespace", "value": self.watched}]))
-            kustomization["patchesJson6902"] = [
-                {"target": {"group": "rbac.authorization.k8s.io", "version": "v1", "kind": k,
-                            "name": "readygate", "namespace": default_ns},
-                 "path": "watched.yaml"} for k in ("Role", "RoleBinding")]
-            container: dict[str, Any] = {"name": "operator", "imagePullPolicy": "Never"}
-        else:
-            base = MANIFESTS / "overlays" / "local"  # the local image, never pulled, already
-            container = {"name": "operator",
-                         "args": ["run", "--namespace", self.watched, "--liveness", LIVENESS]}
-        (d / "deployment.yaml").write_text(yaml.safe_dump({
-            "apiVersion": "apps/v1", "kind": "Deployment",
-            "metadata": {"name": "readygate", "namespace": SYSTEM_NAMESPACE},
-            "spec": {"template": {"spec": {"containers": [container]}}}}))
-        kustomization["patchesStrategicMerge"] = ["deployment.yaml"]
-        # kustomize v2 refuses absolute and ancestor paths for nothing but resources; bases may
-        # be anywhere, given relative to the overlay
-        kustomization["bases"] = [os.path.relpath(base, d)]
-        (d / "kustomization.yaml").write_text(yaml.safe_dump(kustomization, sort_keys=False))
-        return d
-
-    def _render(self) -> list[dict[str, Any]]:
-        out = self.cluster.kubectl("kustomize", str(self._overlay())).stdout
-        objects = []
-        for obj in yaml.safe_load_all(out):
-            if not obj:
-                continue
-            if obj["kind"] == "CustomResourceDefinition":
-                # the harness installs crds/ for the session; re-applying the copy could only
-                # revert a newer CRD under other tests' feet (the unit tests keep them equal)
-                continue
-            obj["metadata"].setdefault("labels", {})[OWNER_LABEL] = "true"
-            objects.append(obj)
-        return objects
-
-    def deployment(self) -> dict[str, Any]:
-        return next(o for o in self.objects if o["kind"] == "Deployment")
-
-    # -- acting ----------------------------------------------------------------------------------
-    def apply(self) -> None:
-        self.cluster.kubectl("apply", "-f", str(self.file))
 
     def pods(self, *, terminating: bool = False) -> list[dict[str, Any]]:
         pods = self.cluster.core.list_namespaced_pod(SYSTEM_NAMESPACE,
@@ -240,6 +177,86 @@ class Install:
             time.sleep(0.5)
         raise AssertionError(f"the operator pod was not Ready within {timeout:.0f}s\n"
                              f"{self.diagnostics()}")
+
+
+class Install(OperatorPod):
+    """One rendered install of readygate: what it contains, and how to put it in and take it out."""
+
+    def __init__(self, cluster: Cluster, kind: str, watched: str, workdir: Path) -> None:
+        assert kind in KINDS, kind
+        super().__init__(cluster)
+        self.kind = kind
+        self.watched = watched
+        self.workdir = workdir
+        self.objects = self._render()
+        self.file = workdir / "install.yaml"
+        self.file.write_text(yaml.safe_dump_all(self.objects, sort_keys=False))
+
+    # -- rendering ---------------------------------------------------------------------------------
+    def _overlay(self) -> Path:
+        d = self.workdir / "overlay"
+        d.mkdir(parents=True, exist_ok=True)
+        kustomization: dict[str, Any] = {}
+        patches: list[dict[str, Any]] = []
+        container: dict[str, Any] = {
+            "name": "operator",
+            # Set here for both kinds: the shipped single-namespace overlay copies the Role's
+            # namespace into --namespace with `replacements`, which apply inside that
+            # kustomization only — moving the Role from this overlay does not reach the args.
+            "args": ["run", "--namespace", self.watched, "--liveness", LIVENESS]}
+        if self.kind == "single-namespace":
+            base = MANIFESTS / "overlays" / "single-namespace"
+            shipped = yaml.safe_load((base / "watched" / "kustomization.yaml").read_text())
+            default_ns = shipped["namespace"]
+            new_name, new_tag = OPERATOR_IMAGE.rsplit(":", 1)
+            kustomization["images"] = [{"name": SHIPPED_IMAGE, "newName": new_name,
+                                        "newTag": new_tag}]
+            # The watched namespace is set in one place in the shipped overlay; move it here.
+            (d / "watched.yaml").write_text(yaml.safe_dump(
+                [{"op": "replace", "path": "/metadata/namespace", "value": self.watched}]))
+            patches += [
+                {"path": "watched.yaml",
+                 "target": {"group": "rbac.authorization.k8s.io", "version": "v1", "kind": k,
+                            "name": "readygate", "namespace": default_ns}}
+                for k in ("Role", "RoleBinding")]
+            container["imagePullPolicy"] = "Never"
+        else:
+            base = MANIFESTS / "overlays" / "local"  # the local image, never pulled, already
+        (d / "deployment.yaml").write_text(yaml.safe_dump({
+            "apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "readygate", "namespace": SYSTEM_NAMESPACE},
+            "spec": {"template": {"spec": {"containers": [container]}}}}))
+        patches.append({"path": "deployment.yaml"})
+        # another kustomization may be anywhere, given relative to the overlay (only files
+        # must be inside it)
+        kustomization["resources"] = [os.path.relpath(base, d)]
+        kustomization["patches"] = patches
+        (d / "kustomization.yaml").write_text(yaml.safe_dump(kustomization, sort_keys=False))
+        return d
+
+    def _render(self) -> list[dict[str, Any]]:
+        proc = self.cluster.kubectl("kustomize", str(self._overlay()))
+        # kustomize warns on stderr (deprecated fields, ...); the overlay uses none
+        assert not proc.stderr.strip(), f"kubectl kustomize warned: {proc.stderr}"
+        out = proc.stdout
+        objects = []
+        for obj in yaml.safe_load_all(out):
+            if not obj:
+                continue
+            if obj["kind"] == "CustomResourceDefinition":
+                # the harness installs crds/ for the session; re-applying the copy could only
+                # revert a newer CRD under other tests' feet (the unit tests keep them equal)
+                continue
+            obj["metadata"].setdefault("labels", {})[OWNER_LABEL] = "true"
+            objects.append(obj)
+        return objects
+
+    def deployment(self) -> dict[str, Any]:
+        return next(o for o in self.objects if o["kind"] == "Deployment")
+
+    # -- acting ----------------------------------------------------------------------------------
+    def apply(self) -> None:
+        self.cluster.kubectl("apply", "-f", str(self.file))
 
     def remove(self) -> None:
         """Take out everything the install created, the operator first; wait until it is gone."""

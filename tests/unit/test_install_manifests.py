@@ -1,15 +1,14 @@
-"""manifests/ as shipped: the CRD copy, kustomize v2 compatibility, RBAC, the operator's pod.
+"""manifests/ as shipped: the CRD copy, current kustomize without deprecated fields, RBAC, the pod.
 
-Pure checks of the YAML files, plus the three installs rendered by a kubectl when one is at hand
-(the local cluster's 1.20, whose kustomize is v2.0.3 — the oldest we support). The permission
-list is tests/permissions.py; tests/e2e/test_in_cluster.py asks a real API server the same.
+Pure checks of the YAML files, plus every kustomization built by the ``kustomize`` that
+hack/tools builds (hack/bootstrap; the test fails, never skips, without it): each must build and
+print no warning, and the three installs are checked as rendered. The permission list is
+tests/permissions.py; tests/e2e/test_in_cluster.py asks a real API server the same.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -18,20 +17,15 @@ import pytest
 import yaml
 
 from .. import permissions
+from ..tools import tool
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFESTS = ROOT / "manifests"
 SYSTEM = "readygate-system"
-KUBECTL_120 = (Path(os.environ.get("READYGATE_CLUSTER_STATE",
-                                   Path.home() / ".local/state/readygate/cluster"))
-               / "bin" / "kubectl")
-# What kustomize v2.0.3 (kubectl 1.14 - 1.20) understands; `components`, `patches`,
-# `replacements`, `labels` came later.
-KUSTOMIZE_V2_FIELDS = {
-    "apiVersion", "kind", "bases", "resources", "namespace", "namePrefix", "nameSuffix",
-    "commonLabels", "commonAnnotations", "patchesStrategicMerge", "patchesJson6902", "images",
-    "vars", "configMapGenerator", "secretGenerator", "generatorOptions", "configurations", "crds",
-}
+# Deprecated in kustomize v5 (`kustomize build` warns; `kustomize edit fix` rewrites them):
+# resources, patches, replacements and labels instead.
+DEPRECATED_FIELDS = {"bases", "patchesStrategicMerge", "patchesJson6902", "vars",
+                     "commonLabels"}
 INSTALLS = {
     "manifests": MANIFESTS,
     "local": MANIFESTS / "overlays" / "local",
@@ -49,9 +43,8 @@ def _one(path: Path) -> dict[str, Any]:
 
 
 def _kustomizations() -> list[Path]:
-    """The install's kustomizations (monitoring/ and gitops/ have their own tests)."""
-    return sorted(p for p in MANIFESTS.rglob("kustomization.yaml")
-                  if p.relative_to(MANIFESTS).parts[0] not in ("monitoring", "gitops"))
+    """Every kustomization under manifests/: the installs, monitoring/ and its Grafana parts."""
+    return sorted(MANIFESTS.rglob("kustomization.yaml"))
 
 
 def test_crd_copy_is_the_generated_crd() -> None:
@@ -63,22 +56,39 @@ def test_crd_copy_is_the_generated_crd() -> None:
         f"cp {generated.relative_to(ROOT)} {copy.relative_to(ROOT)}")
 
 
+def test_every_kustomization_is_found() -> None:
+    found = {str(p.parent.relative_to(MANIFESTS)) for p in _kustomizations()}
+    assert {".", "base", "rbac/cluster-wide", "overlays/local", "overlays/single-namespace",
+            "overlays/single-namespace/watched", "monitoring"} <= found, found
+
+
 @pytest.mark.parametrize("path", _kustomizations(), ids=lambda p: str(p.relative_to(ROOT)))
-def test_kustomization_is_kustomize_v2_and_stays_in_its_root(path: Path) -> None:
+def test_kustomization_has_no_deprecated_fields_and_stays_in_its_root(path: Path) -> None:
     k = _one(path)
-    unknown = set(k) - KUSTOMIZE_V2_FIELDS
-    assert not unknown, f"{path}: not understood by kustomize v2: {unknown}"
-    files = [*k.get("resources", []), *k.get("patchesStrategicMerge", []),
-             *(p["path"] for p in k.get("patchesJson6902", []))]
-    for f in files:
-        # kustomize v2 refuses files outside the kustomization's directory
-        assert not Path(f).is_absolute() and ".." not in Path(f).parts, f
-        assert (path.parent / f).is_file(), f"{path}: {f} does not exist"
-    for b in k.get("bases", []):
-        base = (path.parent / b).resolve()
-        assert (base / "kustomization.yaml").is_file(), f"{path}: base {b} is not a kustomization"
-        # ... nor a base that contains the kustomization ("cycle detected")
-        assert not path.parent.resolve().is_relative_to(base), f"{path}: base {b} contains it"
+    deprecated = set(k) & DEPRECATED_FIELDS
+    assert not deprecated, f"{path}: deprecated kustomize fields {deprecated}"
+    for r in k.get("resources", []):
+        target = path.parent / r
+        if target.is_dir():  # another kustomization, which may be anywhere ...
+            assert (target / "kustomization.yaml").is_file(), f"{path}: {r} is no kustomization"
+            # ... but not one that contains this one ("cycle detected")
+            assert not path.parent.resolve().is_relative_to(target.resolve()), f"{path}: {r}"
+        else:  # a file must be inside the kustomization's directory (load restrictor)
+            assert not Path(r).is_absolute() and ".." not in Path(r).parts, f"{path}: {r}"
+            assert target.is_file(), f"{path}: {r} does not exist"
+    for p in k.get("patches", []):
+        if "path" in p:
+            assert ".." not in Path(p["path"]).parts, f"{path}: {p}"
+            assert (path.parent / p["path"]).is_file(), f"{path}: {p['path']} does not exist"
+
+
+@pytest.mark.parametrize("path", _kustomizations(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_kustomize_builds_without_warnings(path: Path) -> None:
+    proc = subprocess.run([tool("kustomize"), "build", str(path.parent)], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, f"kustomize build {path.parent}: {proc.stderr}"
+    assert proc.stderr == "", f"kustomize build {path.parent} warned:\n{proc.stderr}"
+    assert [d for d in yaml.safe_load_all(proc.stdout) if d], f"{path.parent}: nothing built"
 
 
 def test_cluster_role_grants_exactly_the_documented_permissions() -> None:
@@ -192,25 +202,17 @@ def test_docs_explain_every_permission() -> None:
 
 
 # -- rendered --------------------------------------------------------------------------------------
-def _kubectl() -> str | None:
-    if KUBECTL_120.exists():
-        return str(KUBECTL_120)
-    return shutil.which("kubectl")
+def render(path: Path) -> list[dict[str, Any]]:
+    """``kustomize build PATH`` with hack/tools' kustomize, as objects."""
+    proc = subprocess.run([tool("kustomize"), "build", str(path)], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, f"kustomize build {path}: {proc.stderr}"
+    return [d for d in yaml.safe_load_all(proc.stdout) if d]
 
 
 @pytest.fixture(scope="module")
 def rendered() -> dict[str, list[dict[str, Any]]]:
-    kubectl = _kubectl()
-    if kubectl is None:
-        pytest.skip("no kubectl to render the kustomizations with (hack/local-cluster/up "
-                    "builds one)")
-    out = {}
-    for name, path in INSTALLS.items():
-        proc = subprocess.run([kubectl, "kustomize", str(path)], capture_output=True, text=True,
-                              timeout=60)
-        assert proc.returncode == 0, f"kubectl kustomize {path}: {proc.stderr}"
-        out[name] = [d for d in yaml.safe_load_all(proc.stdout) if d]
-    return out
+    return {name: render(path) for name, path in INSTALLS.items()}
 
 
 def _by_kind(docs: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
@@ -267,6 +269,6 @@ def test_single_namespace_install(rendered: dict[str, list[dict[str, Any]]]) -> 
     granted = set().union(*(permissions.from_policy_rules(r["rules"])
                             for r in (*roles.values(), cluster_role)))
     assert granted == permissions.SINGLE_NAMESPACE_INSTALL  # no namespaces permission
-    # the operator serves the namespace the Role is in (kustomize var WATCH_NAMESPACE)
+    # the operator serves the namespace the Role is in (the overlay's `replacements`)
     assert _container(docs)["args"] == ["run", "--namespace", watched, "--liveness",
                                         "http://0.0.0.0:8080/healthz"]
