@@ -146,11 +146,11 @@ func installedScript(t *testing.T) string {
 	if err := yaml.Unmarshal(data, &cm); err != nil {
 		t.Fatal(err)
 	}
-	lua, err := os.ReadFile(filepath.Join(argocd, "health.lua"))
+	script, err := os.ReadFile(filepath.Join(argocd, "health.lua"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cm.Data[cmKey] != string(lua) {
+	if cm.Data[cmKey] != string(script) {
 		t.Fatalf("argocd-cm.yaml %s is not health.lua verbatim", cmKey)
 	}
 	return cm.Data[cmKey]

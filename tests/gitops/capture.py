@@ -22,12 +22,15 @@ catch the states a running operator leaves behind in a moment:
 5. the operator stopped: ``loaded`` deleted, held by the operator's finalizer (``terminating``);
 6. the operator started again to release the finalizers; the namespace is deleted.
 
-Each object is written as ``kubectl get -o yaml`` shows it, minus ``managedFields`` and
-``annotations`` (kopf's bookkeeping); ``uid`` and ``resourceVersion`` stay, as the mark of an
-object that came from an API server. The default output is manifests/gitops/argocd/testdata/,
-read by health_test.yaml there and by the Go tests in tests/gitops/. Only the namespace this
-script creates is touched (and the CRD applied, as the e2e suite does), so it can run beside an
-e2e session on the same cluster.
+Each object is written as the API server returns it (``kubectl get -o yaml``; the running
+states from a watch, which sees every write), minus ``managedFields`` and ``annotations``
+(kopf's bookkeeping); ``uid`` and ``resourceVersion`` stay, as the mark of an object that came
+from an API server. The default output is manifests/gitops/argocd/testdata/, read by
+health_test.yaml there and by the Go tests in tests/gitops/. It is replaced only when every
+state was caught and every verdict says what it should (staged in out/gitops/ until then, with
+the operator's log). Update the messages in health_test.yaml after a capture. Only the
+namespace this script creates is touched (and the CRD applied, as the e2e suite does), so it
+can run beside an e2e session on the same cluster.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ import argparse
 import contextlib
 import os
 import secrets
+import shutil
 import signal
 import socket
 import subprocess
@@ -97,6 +101,12 @@ CHECKS: dict[str, tuple[dict[str, Any], str]] = {
 VERDICTS = {"loaded": "Passed", "warned": "Conditional", "crashing": "Failed",
             "never-ready": "Failed", "missing-image": "Failed", "flapping": "Failed",
             "broken": "Error", "starved": "Inconclusive"}
+# what each verdict's summary must say, so a capture on a starved machine (a crash not diagnosed
+# in time, a probe that never connected) is refused instead of stored under a misleading name
+SUMMARIES = {"loaded": "load ok", "warned": "passed with warnings: load: p50",
+             "crashing": "CrashLoopBackOff", "never-ready": "HTTP 503",
+             "missing-image": "ErrImageNeverPull", "flapping": "flapping",
+             "broken": "Deployment nope not found", "starved": "minSamples is 1000"}
 
 
 def say(text: str) -> None:
@@ -249,18 +259,26 @@ def strip(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 class Writer:
-    def __init__(self, out: Path) -> None:
-        self.out = out
+    """Stages the objects in ``staging``; ``publish`` copies them to ``out`` once all are in."""
+
+    def __init__(self, staging: Path, out: Path) -> None:
+        self.staging, self.out = staging, out
         self.written: list[str] = []
-        out.mkdir(parents=True, exist_ok=True)
+        staging.mkdir(parents=True, exist_ok=True)
 
     def __call__(self, name: str, obj: dict[str, Any]) -> None:
-        (self.out / f"{name}.yaml").write_text(yaml.safe_dump(strip(obj), sort_keys=False,
-                                                              width=100))
+        (self.staging / f"{name}.yaml").write_text(
+            yaml.safe_dump(strip(obj), sort_keys=False, width=100))
         self.written.append(name)
         status = obj.get("status") or {}
         say(f"{name}: generation {obj['metadata']['generation']}, observed "
             f"{status.get('observedGeneration')}, phase {status.get('phase')}")
+
+    def publish(self) -> None:
+        self.out.mkdir(parents=True, exist_ok=True)
+        for name in self.written:
+            shutil.copyfile(self.staging / f"{name}.yaml", self.out / f"{name}.yaml")
+        say(f"wrote {len(self.written)} objects to {self.out}: {', '.join(self.written)}")
 
 
 def wait_until(what: str, timeout: float, fn: Callable[[], Any]) -> Any:
@@ -306,10 +324,10 @@ def capture(cluster: Cluster, ns: str, op: Operator, write: Writer) -> None:
         raise RuntimeError(f"no verdict for {set(CHECKS) - finals} or no {missing} in time")
     for name, (_, file) in CHECKS.items():
         obj = cluster.get(ns, name)
-        got = obj["status"].get("verdict")
-        if got != VERDICTS[name]:
-            raise RuntimeError(f"{name}: verdict {got}, not {VERDICTS[name]}: "
-                               f"{obj['status'].get('summary')}")
+        got, summary = obj["status"].get("verdict"), str(obj["status"].get("summary"))
+        if got != VERDICTS[name] or SUMMARIES[name] not in summary:
+            raise RuntimeError(f"{name}: verdict {got} ({summary}), not {VERDICTS[name]} with "
+                               f"{SUMMARIES[name]!r}: is the machine too busy?")
         write(file, obj)
 
     # 3. a new generation nobody has observed: the last verdict's conditions still stand
@@ -395,12 +413,12 @@ def main() -> int:
         "pod-security.kubernetes.io/enforce": "restricted"}}})
     say(f"namespace {ns}")
     op = Operator(cluster, ns, LOGS / f"operator-{ns}.log")
-    write = Writer(args.out)
+    write = Writer(LOGS / f"capture-{ns}", args.out)
     try:
         capture(cluster, ns, op, write)
     finally:
         drop(cluster, ns, op)
-    say(f"wrote {len(write.written)} objects to {args.out}: {', '.join(write.written)}")
+    write.publish()
     return 0
 
 

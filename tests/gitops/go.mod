@@ -1,6 +1,6 @@
 module readygate/tests/gitops
 
-go 1.26.8
+go 1.26.0
 
 require (
 	github.com/fluxcd/cli-utils v1.3.0

@@ -4,8 +4,10 @@ Argo CD hands a health script the resource as the global ``obj`` (a Lua table de
 object's JSON) and reads ``hs.status`` / ``hs.message`` from the table it returns. ``to_lua``
 turns a Kubernetes object into a Lua table literal; ``run_health`` runs ``lua5.1`` (Debian's
 ``lua5.1``, installed by hack/bootstrap) on a small driver that loads the script, sandboxes it
-like Argo CD does (base functions, ``string``, ``table`` and ``math`` only: no ``io``, ``os``
-or ``require``) and prints the result. Used by tests/monitoring/test_argocd_health.py (stored
+like Argo CD does for health scripts (base functions and ``table`` only; ``os.time`` and
+``os.date`` only through ``require("os")``; no ``string``, ``math``, ``io`` or global ``os``:
+see tests/gitops/argocd_test.go, which runs the script in gopher-lua with Argo CD's own set of
+libraries) and prints the result. Used by tests/monitoring/test_argocd_health.py (stored
 testdata) and tests/e2e/test_monitoring.py (objects straight from the cluster).
 """
 
@@ -25,9 +27,14 @@ STATUSES = ("Healthy", "Progressing", "Degraded", "Suspended", "Missing", "Unkno
 
 _DRIVER = """
 local chunk = assert(loadfile(%s))
+local safe_os = {time = os.time, date = os.date}
+local function safe_require(name)
+  if name == "os" then return safe_os end
+  error("module '" .. tostring(name) .. "' not found")
+end
 local env = {obj = obj, ipairs = ipairs, pairs = pairs, next = next, select = select,
              type = type, tostring = tostring, tonumber = tonumber, error = error,
-             pcall = pcall, unpack = unpack, string = string, table = table, math = math}
+             pcall = pcall, unpack = unpack, table = table, require = safe_require}
 setfenv(chunk, env)
 local hs = chunk()
 if type(hs) ~= "table" then error("the health script returned " .. type(hs)) end

@@ -1,5 +1,8 @@
 """The Argo CD health check, run by lua5.1 on real ReadinessCheck objects.
 
+tests/gitops/argocd_test.go runs the same cases in gopher-lua, the interpreter Argo CD embeds;
+this module keeps a second interpreter on them and the cases built with ``compute_status``.
+
 Argo CD's own test layout drives the main table: manifests/gitops/argocd/health_test.yaml names
 each object in testdata/ (captured from the real cluster) and the status and message Argo CD must
 show. A periodic re-check (``schedule.every`` is at least a minute: too slow for the e2e run) is
@@ -47,12 +50,15 @@ def test_cases_cover_every_phase_and_health() -> None:
         key = status.get("phase", "(no status)")
         if status and status.get("observedGeneration") != obj["metadata"]["generation"]:
             key = "(generation not observed)"
+        if obj["metadata"].get("deletionTimestamp"):
+            key = "(terminating)"
         seen.setdefault(key, set()).add(case["healthStatus"]["status"])
         if status.get("verdict") == "Conditional":
             seen.setdefault("(verdict Conditional)", set()).add(case["healthStatus"]["status"])
     assert seen == {
         "(verdict Conditional)": {"Healthy"},
         "(no status)": {"Progressing"}, "(generation not observed)": {"Progressing"},
+        "(terminating)": {"Progressing"},
         "Deploying": {"Progressing"}, "Verifying": {"Progressing"}, "Passed": {"Healthy"},
         "Failed": {"Degraded"}, "Error": {"Degraded"}, "Inconclusive": {"Degraded"}}
 
@@ -128,4 +134,10 @@ def test_the_sandbox_has_no_io_or_os(tmp_path: Path) -> None:
     script = tmp_path / "escape.lua"
     script.write_text('os.execute("true"); return {status = "Healthy", message = ""}')
     with pytest.raises(AssertionError, match="os"):
+        run_health({}, script)
+    script.write_text('require("os").execute("true"); return {status = "Healthy"}')
+    with pytest.raises(AssertionError, match="execute"):
+        run_health({}, script)
+    script.write_text('return {status = string.upper("healthy")}')  # Argo CD opens no string
+    with pytest.raises(AssertionError, match="string"):
         run_health({}, script)

@@ -1,10 +1,11 @@
 """The Flux examples (manifests/gitops/flux/) gate the app on the ReadinessCheck they apply.
 
-Structural: there is no Flux (nor a CEL interpreter) here, so these tests pin what the
-examples promise: the app Kustomization depends on the checks Kustomization, which waits on
-the checks by kstatus (`wait` or `healthChecks`) or by CEL on the conditions readygate writes,
-naming the CRD's real group, version and kind. The example ReadinessCheck they apply must parse
-with the operator's own spec parser.
+Structural: these tests pin what the examples promise: the app Kustomization depends on the
+checks Kustomization, which waits on the checks by CEL on the conditions readygate writes (the
+recommended recipe, first in the docs) or by kstatus alone (`wait` or `healthChecks`), naming
+the CRD's real group, version and kind. The example ReadinessCheck they apply must parse with
+the operator's own spec parser. What Flux makes of real objects with these expressions (and
+kstatus without them) is tested with Flux's own libraries in tests/gitops/flux_test.go.
 """
 
 from __future__ import annotations
@@ -79,3 +80,25 @@ def test_example_check_is_a_valid_readinesscheck() -> None:
     assert (example["apiVersion"], example["kind"]) == (f"{group}/{version}", kind)
     spec = parse_spec(example["spec"])
     assert spec.load is not None and spec.target.deploy is not None
+
+
+def _exprs(spec: dict[str, Any]) -> list[dict[str, str]]:
+    return [{k: " ".join(v.split()) for k, v in e.items()} for e in spec["healthCheckExprs"]]
+
+
+def test_docs_lead_with_the_healthcheckexprs_recipe() -> None:
+    """docs/gating.md's Flux recipe is checks-healthcheckexprs.yaml's, expressions and all, and
+    manifests/gitops/README.md lists that file first; both explain the early window of `wait`."""
+    text = (ROOT / "docs" / "gating.md").read_text()
+    flux = text[text.index("## Flux"):]
+    start = flux.index("```yaml\n") + len("```yaml\n")
+    block = flux[start:flux.index("```", start)]
+    docs = {d["metadata"]["name"]: d["spec"] for d in yaml.safe_load_all(block) if d}
+    shipped = _kustomizations(FLUX / "checks-healthcheckexprs.yaml")
+    assert _exprs(docs["shop-checks"]) == _exprs(shipped["shop-checks"])
+    assert docs["shop-app"]["dependsOn"] == [{"name": "shop-checks"}]
+    assert "Why not `wait: true` alone" in flux
+    readme = (GITOPS / "README.md").read_text()
+    listed = [line.split("`")[1] for line in readme.splitlines() if line.startswith("| `flux/")]
+    assert listed[0] == "flux/checks-healthcheckexprs.yaml", listed
+    assert "no status" in readme

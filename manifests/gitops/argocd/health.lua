@@ -2,13 +2,16 @@
 --
 -- Install it as resource.customizations.health.readygate.io_ReadinessCheck in argocd-cm
 -- (argocd-cm.yaml beside this file). Reads the kstatus-style status the operator writes:
+--   being deleted (deletionTimestamp set, the finalizer holds it) -> Progressing
 --   no status, generation not observed, Reconciling=True, phase Pending/Deploying/Verifying
 --     -> Progressing
 --   Stalled=True, Ready=False, phase Failed, Error or Inconclusive -> Degraded
 --   Ready=True (verdict Passed, or Conditional = passed with warnings) -> Healthy
 -- A periodic re-check keeps Ready=True and raises no Reconciling, so it stays Healthy.
--- Test cases: health_test.yaml and testdata/ (objects captured from a real cluster), run by
--- tests/monitoring/test_argocd_health.py with lua5.1.
+-- Uses only what Argo CD opens for health scripts (base and table; no string, math or os).
+-- Test cases: health_test.yaml and testdata/ (objects captured from a real cluster), run in
+-- gopher-lua as Argo CD runs it by tests/gitops/argocd_test.go, and with lua5.1 by
+-- tests/monitoring/test_argocd_health.py.
 
 local hs = {}
 
@@ -35,6 +38,16 @@ local function first(...)
 end
 
 local failing = {Failed = true, Error = true, Inconclusive = true}
+
+-- Argo CD itself reports a resource being deleted as Progressing "Pending deletion" without
+-- running the health script; the script says the same wherever it runs. (The API server
+-- also bumps metadata.generation when it sets deletionTimestamp, so the generation check below
+-- would wait for a generation no operator ever observes.)
+if obj.metadata ~= nil and obj.metadata.deletionTimestamp ~= nil then
+  hs.status = "Progressing"
+  hs.message = "Pending deletion"
+  return hs
+end
 
 local status = obj.status
 if status == nil then

@@ -64,7 +64,8 @@ def summarize(view: RunView) -> str:
     ordered = [n for n in CHECK_ORDER if n in view.checks] + sorted(
         n for n in view.checks if n not in CHECK_ORDER)
     if not view.terminal:
-        running = [n for n in ordered if not view.checks[n].final]
+        running = ([n for n in ordered if view.checks[n].result == "Running"]
+                   or [n for n in ordered if not view.checks[n].final])
         doing = f"{running[0]}: {view.checks[running[0]].message}" if running else "starting"
         return f"{view.phase}: {doing}"
     bad = [n for n in ordered if view.checks[n].result not in ("Passed", "Skipped")]
