@@ -2,11 +2,13 @@
 
 ``start_prometheus`` writes a config that scrapes the out-of-cluster operator's metrics
 endpoint every second under job ``readygate`` (the job name the ServiceMonitor gives it in a
-cluster) and evaluates readygate's alert rules (the PrometheusRule's ``spec``) every second,
-starts Prometheus on a free 127.0.0.1 port with its own temporary storage, and waits until it is
-ready and has scraped the operator once. ``Prometheus`` queries it over the HTTP API and
-``stop`` ends it by its PID; ``scraping`` wraps start and stop for a test module's fixture.
-Prometheus' log goes to out/e2e/prometheus.log.
+cluster) and evaluates readygate's alert rules (the PrometheusRule's ``spec``) every second;
+``launch`` starts Prometheus with any config (tests/e2e/test_servicemonitor.py runs a recent
+Prometheus with the one the Prometheus Operator generates for the shipped ServiceMonitor) on a
+free 127.0.0.1 port with its own temporary storage, and waits until it is ready and has
+scraped job ``readygate`` once. ``Prometheus`` queries it over the HTTP API and ``stop`` ends it
+by its PID; ``scraping`` wraps start and stop for a test module's fixture. Prometheus' log goes
+to out/e2e/prometheus.log.
 """
 
 from __future__ import annotations
@@ -85,6 +87,11 @@ class Prometheus:
         values: list[str] = self._get(f"/api/v1/label/{label}/values", [("match[]", match)])
         return values
 
+    def targets(self) -> dict[str, Any]:
+        """/api/v1/targets: activeTargets (with discoveredLabels and labels), droppedTargets."""
+        data: dict[str, Any] = self._get("/api/v1/targets", {})
+        return data
+
     def wait_for(self, expr: str, ready: Callable[[list[Sample]], bool], *, timeout: float,
                  what: str) -> list[Sample]:
         deadline = time.monotonic() + timeout
@@ -108,9 +115,7 @@ class Prometheus:
 
 
 def start_prometheus(metrics_url: str, directory: Path, log: Path) -> Prometheus:
-    if not PROMETHEUS_BIN.exists():
-        pytest.fail(f"{PROMETHEUS_BIN} is missing: run hack/bootstrap (Debian package "
-                    "prometheus)", pytrace=False)
+    """Prometheus scraping ``metrics_url`` every second as job ``readygate`` (static target)."""
     target = urlsplit(metrics_url)
     rules = write_rule_file(directory)
     config = {
@@ -119,13 +124,26 @@ def start_prometheus(metrics_url: str, directory: Path, log: Path) -> Prometheus
         "scrape_configs": [{"job_name": JOB, "metrics_path": target.path or "/metrics",
                             "static_configs": [{"targets": [target.netloc]}]}],
     }
+    return launch(config, directory, log)
+
+
+def launch(config: dict[str, Any], directory: Path, log: Path, *,
+           first_scrape: float = 30, binary: Path = PROMETHEUS_BIN) -> Prometheus:
+    """Prometheus (Debian's, or ``binary``) with ``config`` (written to
+    ``directory``/prometheus.yml), on a free loopback port with its own storage; returned once
+    ready and once it has scraped job ``readygate`` successfully (within ``first_scrape``
+    seconds: a scrape interval and then some)."""
+    if not binary.exists():
+        pytest.fail(f"{binary} is missing: run hack/bootstrap (Debian package prometheus)",
+                    pytrace=False)
+    directory.mkdir(parents=True, exist_ok=True)
     config_file = directory / "prometheus.yml"
-    config_file.write_text(yaml.safe_dump(config))
+    config_file.write_text(yaml.safe_dump(config, sort_keys=False))
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     out = log.open("wb")
     proc = subprocess.Popen(
-        [str(PROMETHEUS_BIN), f"--config.file={config_file}",
+        [str(binary), f"--config.file={config_file}",
          f"--storage.tsdb.path={directory / 'data'}", "--storage.tsdb.retention.time=1h",
          f"--web.listen-address=127.0.0.1:{port}", "--log.level=info"],
         stdout=out, stderr=subprocess.STDOUT, cwd=directory)
@@ -143,11 +161,12 @@ def start_prometheus(metrics_url: str, directory: Path, log: Path) -> Prometheus
             pytest.fail(f"prometheus did not become ready:\n{_tail(log)}", pytrace=False)
         time.sleep(0.2)
     try:
-        prometheus.wait_for(f'up{{job="{JOB}"}} == 1', bool, timeout=30,
+        prometheus.wait_for(f'up{{job="{JOB}"}} == 1', bool, timeout=first_scrape,
                             what="a successful scrape of the operator")
-    except AssertionError:
+    except AssertionError as e:
+        targets = prometheus.targets()
         prometheus.stop()
-        raise
+        raise AssertionError(f"{e}\ntargets: {targets}\n{_tail(log)}") from None
     return prometheus
 
 

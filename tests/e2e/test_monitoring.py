@@ -7,10 +7,11 @@ does not exist: Error), ``starved`` (too few samples for its threshold: Inconclu
 Conditional). Debian's Prometheus (tests/e2e/prometheus.py) scrapes the out-of-cluster operator
 every second with readygate's alert rules loaded. The tests then assert what a user of the
 shipped artifacts sees: the measured values in Prometheus, data behind every dashboard query,
-the alert expressions naming the right checks, the documented wait script, the monitoring
+the alert expressions naming the right checks, a /metrics that ``promtool check metrics``
+(Debian's and a recent one) finds clean, the documented wait script, the monitoring
 kustomization, series gone after a delete, and the Argo CD health of objects as the API server
-returned them (captured objects are written to out/e2e/argocd-testdata/, the source of
-manifests/gitops/argocd/testdata/).
+returned them (captured objects are written to out/e2e/argocd-testdata/;
+manifests/gitops/argocd/testdata/ is made by tests/gitops/capture.py).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ import httpx
 import pytest
 import yaml
 
+from readygate import __version__
+
 from ..monitoring.artifacts import (
     DASHBOARD,
     GRAFANA_ALERTS,
@@ -37,9 +40,11 @@ from ..monitoring.artifacts import (
     dashboard,
     panel_queries,
     prometheus_rules,
+    promtool,
     render,
     variables,
 )
+from ..monitoring.gotools import BUILD_TEST_TIMEOUT, recent_promtool
 from ..monitoring.luahealth import run_health
 from ..statusview import checks_of
 from .conftest import OUT, Cluster, Operator, condition, is_final, workload
@@ -158,18 +163,18 @@ def test_prometheus_has_the_values_of_the_checks(scenario: Scenario,
         "Passed": 1, "Conditional": 0, "Failed": 0, "Inconclusive": 0, "Error": 0}
     assert _one(prometheus, f"readygate_check_ready{{{sel}}}") == 1
     assert _one(prometheus, f"readygate_check_stalled{{{sel}}}") == 0
-    latency = _by(prometheus.query(f"readygate_check_latency_seconds{{{sel}}}"), "quantile")
-    assert set(latency) == {"0.5", "0.95", "0.99", "0.999"}
-    for quantile, key in (("0.5", "p50Ms"), ("0.95", "p95Ms"), ("0.99", "p99Ms"),
-                          ("0.999", "p999Ms")):
-        assert latency[quantile] == pytest.approx(load[key] / 1000, rel=1e-9), quantile
-    assert 0 < latency["0.5"] <= latency["0.95"] <= latency["0.99"] <= latency["0.999"]
+    latency = _by(prometheus.query(f"readygate_check_latency_seconds{{{sel}}}"), "percentile")
+    assert set(latency) == {"p50", "p95", "p99", "p999"}
+    for percentile in latency:
+        assert latency[percentile] == pytest.approx(load[f"{percentile}Ms"] / 1000,
+                                                    rel=1e-9), percentile
+    assert 0 < latency["p50"] <= latency["p95"] <= latency["p99"] <= latency["p999"]
     assert _one(prometheus, f"readygate_check_requests_per_second{{{sel}}}") == \
         pytest.approx(load["rps"], rel=1e-9)
     assert load["rps"] > 0
     assert _one(prometheus, f"readygate_check_error_ratio{{{sel}}}") == load["errorRate"] == 0
     assert _one(prometheus, f"readygate_check_requests{{{sel}}}") == load["requests"] >= 50
-    assert _one(prometheus, f"readygate_check_seconds_to_ready{{{sel}}}") == pytest.approx(
+    assert _one(prometheus, f"readygate_check_time_to_ready_seconds{{{sel}}}") == pytest.approx(
         checks_of(status)["readiness"]["measured"]["secondsToReady"], rel=1e-9)
     assert _one(prometheus, f"readygate_check_last_verdict_timestamp_seconds{{{sel}}}") == \
         _timestamp(status["lastVerdictAt"])
@@ -203,6 +208,20 @@ def test_prometheus_has_the_values_of_the_checks(scenario: Scenario,
             ("resilience", "Passed"), ("stability", "Passed")} <= counted
     assert _one(prometheus, "readygate_time_to_verdict_seconds_count") >= len(SPECS)
     assert _one(prometheus, "readygate_reconciles_total") > 0
+
+
+@pytest.mark.timeout(BUILD_TEST_TIMEOUT)
+def test_live_metrics_pass_promtool_check_metrics(scenario: Scenario, operator: Operator,
+                                                  prometheus: Prometheus) -> None:
+    """/metrics of the running operator, with all five checks' series, is lint-clean for
+    Debian's promtool and a recent one; and Prometheus has readygate_build_info."""
+    text = httpx.get(operator.metrics, timeout=5, trust_env=False).text
+    assert f'namespace="{scenario.namespace}"' in text and "percentile=" in text
+    for binary in (None, recent_promtool()):
+        proc = promtool("check", "metrics", cwd=ROOT, input=text, binary=binary)
+        assert (proc.returncode, proc.stdout + proc.stderr) == (0, ""), (binary, proc)
+    info = prometheus.query(f'readygate_build_info{{job="{JOB}"}}')
+    assert [(s["metric"]["version"], s["value"][1]) for s in info] == [(__version__, "1")]
 
 
 def test_every_dashboard_query_returns_data(scenario: Scenario, prometheus: Prometheus) -> None:
@@ -287,7 +306,7 @@ def test_argocd_health_of_real_objects(scenario: Scenario, cluster: Cluster) -> 
     crashed = run_health(final["crashing"])
     assert crashed.status == "Degraded"
     assert crashed.message == _message(final["crashing"], "Stalled")
-    assert crashed.message.startswith("Failed: CrashLoopBackOff: ")
+    assert crashed.message.startswith("CrashLoopBackOff: ")
     for name in ("broken", "starved"):
         health = run_health(final[name])
         assert health.status == "Degraded", (name, health)

@@ -5,7 +5,8 @@ Grafana provisioning file in one comparable shape (``Alert``); ``write_rule_file
 PrometheusRule's ``spec`` as the plain rule file promtool and Prometheus read. ``panel_queries``
 lists every query of the dashboard and ``render`` substitutes Grafana's variables the way
 Grafana does before it sends a query. ``metric_names`` finds the readygate metrics a PromQL
-expression uses; ``promtool`` runs Debian's promtool. Shared by the unit tests
+expression uses; ``promtool`` runs Debian's promtool (or another, such as the recent one
+``gotools.recent_promtool`` builds). Shared by the unit tests
 (tests/monitoring) and the e2e test that runs all of it against a real Prometheus
 (tests/e2e/test_monitoring.py).
 """
@@ -145,8 +146,10 @@ def metric_names(expr: str) -> set[str]:
     return set(_METRIC.findall(expr))
 
 
-def promtool(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    binary = shutil.which("promtool")
-    assert binary is not None, "promtool is not installed: run hack/bootstrap (Debian prometheus)"
-    return subprocess.run([binary, *args], cwd=cwd, capture_output=True, text=True, timeout=120,
-                          check=False)
+def promtool(*args: str, cwd: Path, input: str | None = None,
+             binary: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Debian's promtool (or ``binary``, e.g. ``gotools.recent_promtool()``) with ``args``."""
+    found = str(binary) if binary is not None else shutil.which("promtool")
+    assert found is not None, "promtool is not installed: run hack/bootstrap (Debian prometheus)"
+    return subprocess.run([found, *args], cwd=cwd, input=input, capture_output=True, text=True,
+                          timeout=120, check=False)

@@ -93,7 +93,7 @@ def test_the_dashboard_shows_each_measured_value() -> None:
     for metric in ("readygate_check_verdict", "readygate_check_score",
                    "readygate_check_ready", "readygate_check_stalled",
                    "readygate_check_latency_seconds", "readygate_check_requests_per_second",
-                   "readygate_check_error_ratio", "readygate_check_seconds_to_ready",
+                   "readygate_check_error_ratio", "readygate_check_time_to_ready_seconds",
                    "readygate_check_recovery_seconds", "readygate_check_memory_growth_bytes",
                    "readygate_check_last_verdict_timestamp_seconds",
                    "readygate_check_runs_total", "readygate_reconciles_total",

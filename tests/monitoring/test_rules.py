@@ -1,4 +1,5 @@
-"""The PrometheusRule under Debian's promtool, and the ServiceMonitor against the metrics Service.
+"""The PrometheusRule under promtool (Debian's and a recent one), the ServiceMonitor against the
+metrics Service, and the alerts' annotations and runbooks.
 
 promtool reads plain rule files, so each test extracts the PrometheusRule's ``spec`` into a
 temporary directory (``artifacts.write_rule_file``) next to a copy of rules.test.yaml.
@@ -9,6 +10,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
 import yaml
 
 from readygate.status.metrics import Metrics
@@ -28,19 +30,29 @@ from .artifacts import (
     promtool,
     write_rule_file,
 )
+from .gotools import BUILD_TEST_TIMEOUT, recent_promtool
 
 
-def test_promtool_check_rules_accepts_the_rules(tmp_path: Path) -> None:
+def _binary(which: str) -> Path | None:
+    """Debian's promtool (None: on PATH) or a recent one built from the Go module proxy."""
+    return recent_promtool() if which == "recent" else None
+
+
+@pytest.mark.timeout(BUILD_TEST_TIMEOUT)
+@pytest.mark.parametrize("which", ["debian", "recent"])
+def test_promtool_check_rules_accepts_the_rules(tmp_path: Path, which: str) -> None:
     path = write_rule_file(tmp_path)
-    proc = promtool("check", "rules", str(path), cwd=tmp_path)
+    proc = promtool("check", "rules", str(path), cwd=tmp_path, binary=_binary(which))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert f"SUCCESS: {len(prometheus_rules())} rules found" in proc.stdout
 
 
-def test_promtool_unit_tests_pass(tmp_path: Path) -> None:
+@pytest.mark.timeout(BUILD_TEST_TIMEOUT)
+@pytest.mark.parametrize("which", ["debian", "recent"])
+def test_promtool_unit_tests_pass(tmp_path: Path, which: str) -> None:
     write_rule_file(tmp_path)
     shutil.copy(RULES_TEST, tmp_path / RULES_TEST.name)
-    proc = promtool("test", "rules", RULES_TEST.name, cwd=tmp_path)
+    proc = promtool("test", "rules", RULES_TEST.name, cwd=tmp_path, binary=_binary(which))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "SUCCESS" in proc.stdout
 
@@ -124,3 +136,31 @@ def test_servicemonitor_selects_the_operator_metrics_service() -> None:
     assert "metrics" in ports
     # the job name the alerts and the dashboard select on comes from the Service's label
     assert labels[spec["jobLabel"]] == JOB
+    # the series keep their own `namespace` (the check's), not the target's: see
+    # tests/e2e/test_servicemonitor.py for the Prometheus Operator's configuration of it
+    assert [e.get("honorLabels") for e in spec["endpoints"]] == [True]
+
+
+RUNBOOKS = ROOT / "docs" / "runbooks"
+RUNBOOK_BASE = "https://github.com/readygate/readygate/blob/main/docs/runbooks/"
+
+
+def test_every_alert_has_a_static_summary_and_a_runbook() -> None:
+    index = (RUNBOOKS / "README.md").read_text()
+    for alert in prometheus_rules():
+        annotations = dict(alert.annotations)
+        assert set(annotations) == {"summary", "description", "runbook_url"}, alert
+        # static: one title for every check; the templated details are in the description
+        assert "{{" not in annotations["summary"] and "$" not in annotations["summary"], alert
+        assert annotations["runbook_url"] == f"{RUNBOOK_BASE}{alert.name}.md", alert
+        page = RUNBOOKS / f"{alert.name}.md"
+        assert page.exists(), f"{alert.name}: no runbook {page}"
+        text = page.read_text()
+        assert text.startswith(f"# {alert.name}\n"), page
+        for section in ("## What it means", "## How to look", "## What to do"):
+            assert f"\n{section}\n" in text, (page, section)
+        look = text.split("## How to look", 1)[1].split("## What to do", 1)[0]
+        assert "    kubectl " in look, f"{page}: no kubectl command to look with"
+        assert f"({alert.name}.md)" in index, f"docs/runbooks/README.md does not list {alert.name}"
+    assert {p.stem for p in RUNBOOKS.glob("*.md")} - {"README"} == \
+        {a.name for a in prometheus_rules()}, "a runbook without an alert"

@@ -41,7 +41,7 @@ def test_series_of_a_verdict() -> None:
     s = series_of(STATUS)
     assert s[("readygate_check_verdict", (("verdict", "Passed"),))] == 1.0
     assert s[("readygate_check_verdict", (("verdict", "Failed"),))] == 0.0
-    assert s[("readygate_check_latency_seconds", (("quantile", "0.95"),))] == 0.012
+    assert s[("readygate_check_latency_seconds", (("percentile", "p95"),))] == 0.012
     assert s[("readygate_check_recovery_seconds", ())] == 4.0
     assert s[("readygate_check_ready", ())] == 1.0 and s[("readygate_check_score", ())] == 65
     assert ("readygate_check_memory_growth_bytes", ()) not in s  # not measured: not exported
@@ -57,7 +57,7 @@ def test_observe_then_forget_removes_every_series() -> None:
     m.observe("ns", "b", STATUS)
     assert sample(m, "readygate_check_score", namespace="ns", name="a") == 65
     assert sample(m, "readygate_check_latency_seconds", namespace="ns", name="a",
-                  quantile="0.99") == 0.02
+                  percentile="p99") == 0.02
     m.forget("ns", "a")
     assert sample(m, "readygate_check_score", namespace="ns", name="a") is None
     assert sample(m, "readygate_check_verdict", namespace="ns", name="a",
@@ -71,7 +71,7 @@ def test_a_value_no_longer_measured_is_removed() -> None:
     without_load = {**STATUS, "checks": [checks_of(STATUS)["readiness"]]}
     m.observe("ns", "a", without_load)
     assert sample(m, "readygate_check_requests_per_second", namespace="ns", name="a") is None
-    assert sample(m, "readygate_check_seconds_to_ready", namespace="ns", name="a") == 2.5
+    assert sample(m, "readygate_check_time_to_ready_seconds", namespace="ns", name="a") == 2.5
 
 
 def test_transitions_count_each_result_once() -> None:

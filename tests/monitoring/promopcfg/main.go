@@ -1,24 +1,46 @@
-// Command promopcfg renders the Prometheus configuration that the Prometheus Operator generates
-// for a Prometheus resource and the ServiceMonitors it selects, with the operator's own code:
-// pkg/prometheus (promcfg.go), ConfigGenerator.GenerateServerConfiguration, called the way
-// pkg/prometheus/server/operator.go (createOrUpdateConfigurationSecret) calls it.
+// Command promopcfg prints the Prometheus configuration that the Prometheus Operator generates
+// for a Prometheus resource and the ServiceMonitors it selects, using the operator's own
+// generator: github.com/prometheus-operator/prometheus-operator pkg/prometheus (promcfg.go),
+// NewConfigGenerator and ConfigGenerator.GenerateServerConfiguration, called as
+// pkg/prometheus/server/operator.go (Operator.createOrUpdateConfigurationSecret) calls them.
 //
-//	promopcfg PROMETHEUS.yaml SERVICEMONITOR.yaml...
+//	promopcfg [-envsubst] PROMETHEUS.yaml SERVICEMONITOR.yaml...
 //
-// prints the generated prometheus.yaml (what the operator stores, gzipped, in the Secret
-// prometheus-<name>). Each file holds one object as a user would apply it; no cluster is
-// contacted. tests/e2e/promoperator.py builds and runs it (tests/e2e/test_servicemonitor.py).
+// Each file holds one object as a user applies it (the API server's defaults for omitted fields
+// must be written out: scrapeInterval and evaluationInterval of the Prometheus). No cluster is
+// contacted. Without -envsubst the output is what the operator stores, gzipped, in the Secret
+// prometheus-<name>; with it, what the Prometheus container reads: the operator's
+// prometheus-config-reloader replaces each $(VAR) with the environment variable VAR (SHARD,
+// POD_NAME, ...), failing on an unset one, as thanos-io/thanos pkg/reloader (Reloader.expandEnv)
+// does; envRe below is its pattern.
+//
+// tests/e2e/promoperator.py builds and runs it (tests/monitoring/gotools.py builds it).
 package main
 
 import (
+	"flag"
 	"fmt"
 	"os"
+	"regexp"
 
 	monitoringv1 "github.com/prometheus-operator/prometheus-operator/pkg/apis/monitoring/v1"
 	"github.com/prometheus-operator/prometheus-operator/pkg/assets"
 	prompkg "github.com/prometheus-operator/prometheus-operator/pkg/prometheus"
 	"sigs.k8s.io/yaml"
 )
+
+var envRe = regexp.MustCompile(`\$\(([a-zA-Z_0-9]+)\)`)
+
+func expandEnv(b []byte) []byte {
+	return envRe.ReplaceAllFunc(b, func(n []byte) []byte {
+		name := string(n[2 : len(n)-1])
+		v, ok := os.LookupEnv(name)
+		if !ok {
+			fail(fmt.Errorf("found reference to unset environment variable %q", name))
+		}
+		return []byte(v)
+	})
+}
 
 func load(path string, into any) {
 	data, err := os.ReadFile(path)
@@ -36,19 +58,21 @@ func fail(err error) {
 }
 
 func main() {
-	if len(os.Args) < 3 {
-		fail(fmt.Errorf("usage: promopcfg PROMETHEUS.yaml SERVICEMONITOR.yaml..."))
+	envsubst := flag.Bool("envsubst", false, "expand $(VAR) as prometheus-config-reloader does")
+	flag.Parse()
+	if flag.NArg() < 2 {
+		fail(fmt.Errorf("usage: promopcfg [-envsubst] PROMETHEUS.yaml SERVICEMONITOR.yaml..."))
 	}
 	prom := &monitoringv1.Prometheus{}
-	load(os.Args[1], prom)
+	load(flag.Arg(0), prom)
 	sMons := map[string]*monitoringv1.ServiceMonitor{}
-	for _, path := range os.Args[2:] {
+	for _, path := range flag.Args()[1:] {
 		sm := &monitoringv1.ServiceMonitor{}
 		load(path, sm)
 		sMons[sm.Namespace+"/"+sm.Name] = sm
 	}
-	// The operator passes WithEndpointSliceSupport() only when it was told to use
-	// EndpointSlices; with the default serviceDiscoveryRole (Endpoints) the role is the same.
+	// The operator adds WithEndpointSliceSupport() when the cluster serves EndpointSlices; it
+	// only matters with serviceDiscoveryRole: EndpointSlice (the default role is endpoints).
 	cg, err := prompkg.NewConfigGenerator(nil, prom)
 	if err != nil {
 		fail(err)
@@ -58,5 +82,10 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	os.Stdout.Write(conf)
+	if *envsubst {
+		conf = expandEnv(conf)
+	}
+	if _, err := os.Stdout.Write(conf); err != nil {
+		fail(err)
+	}
 }
