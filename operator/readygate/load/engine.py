@@ -28,10 +28,9 @@ from .errors import ConnectError
 from .pacer import Pacer
 from .plan import LoadPlan
 from .recorder import NS, Recorder
-from .result import LoadResult, StressStep
+from .result import LoadResult
 from .schedule import arrival_times, split_count, target_at
-from .stress import combine, step_plan, to_step
-from .thresholds import judge
+from .stress import Stepping
 from .transport import Channel, Transport
 
 __all__ = ["LATE_NS", "Progress", "run_load"]
@@ -444,14 +443,8 @@ async def run_load(plan: LoadPlan, transport: Transport | None = None, *,
 async def _run_stress(plan: LoadPlan, transport: Transport | None, *,
                       on_progress: ProgressCallback | None = None) -> LoadResult:
     """A stress plan in this process: one constant-rate step after another (``stress``)."""
-    assert plan.stress is not None
-    results: list[LoadResult] = []
-    steps: list[StressStep] = []
-    for rate in plan.stress.rates():
-        r = await run_load(step_plan(plan, rate), transport, on_progress=on_progress)
-        j = judge(r, plan.stress.thresholds)
-        results.append(r)
-        steps.append(to_step(rate, r, j))
-        if j.result != "Passed":
+    stepping = Stepping(plan)
+    for rate, step in stepping.plans():
+        if not stepping.record(rate, await run_load(step, transport, on_progress=on_progress)):
             break
-    return combine(plan, results, steps)
+    return stepping.combined()

@@ -18,7 +18,7 @@ from .plan import LoadPlan
 from .result import LoadResult, Second, StressReport, StressStep
 from .thresholds import Judgement, judge
 
-__all__ = ["combine", "run_stress", "step_plan", "to_step"]
+__all__ = ["Stepping", "combine", "run_stress", "step_plan", "to_step"]
 
 
 def step_plan(plan: LoadPlan, rate: float) -> LoadPlan:
@@ -67,16 +67,36 @@ def combine(plan: LoadPlan, results: Sequence[LoadResult], steps: Sequence[Stres
     )
 
 
+class Stepping:
+    """The bookkeeping of one stress run, shared by the in-process and the multi-process
+    runner: the step plans in order, each step's result recorded (and judged: a step that is
+    not Passed ends the run), and the combined result."""
+
+    def __init__(self, plan: LoadPlan) -> None:
+        assert plan.stress is not None
+        self.plan = plan
+        self.stress = plan.stress
+        self.results: list[LoadResult] = []
+        self.steps: list[StressStep] = []
+
+    def plans(self) -> list[tuple[float, LoadPlan]]:
+        return [(rate, step_plan(self.plan, rate)) for rate in self.stress.rates()]
+
+    def record(self, rate: float, result: LoadResult) -> bool:
+        """Keep one step's result; True when the run goes on to the next step."""
+        j = judge(result, self.stress.thresholds)
+        self.results.append(result)
+        self.steps.append(to_step(rate, result, j))
+        return j.result == "Passed"
+
+    def combined(self) -> LoadResult:
+        return combine(self.plan, self.results, self.steps)
+
+
 def run_stress(plan: LoadPlan, run_step: Callable[[LoadPlan], LoadResult]) -> LoadResult:
     """Synchronous stepping with any runner (used by the multi-process path)."""
-    assert plan.stress is not None
-    results: list[LoadResult] = []
-    steps: list[StressStep] = []
-    for rate in plan.stress.rates():
-        r = run_step(step_plan(plan, rate))
-        j = judge(r, plan.stress.thresholds)
-        results.append(r)
-        steps.append(to_step(rate, r, j))
-        if j.result != "Passed":
+    stepping = Stepping(plan)
+    for rate, step in stepping.plans():
+        if not stepping.record(rate, run_step(step)):
             break
-    return combine(plan, results, steps)
+    return stepping.combined()
