@@ -1,6 +1,6 @@
 """Operator settings: frozen, read once from ``READYGATE_*`` environment variables.
 
-Passed to handlers through kopf's ``memo`` (see ``handlers``), never kept in module globals.
+Passed to handlers through kopf's ``memo`` (see ``control.handlers``), never kept in module globals.
 ``SettingsError`` says which variable is wrong and what it takes.
 """
 

@@ -1,7 +1,7 @@
 """``readygate check -f check.yaml --url URL``: a ReadinessCheck's load check outside any cluster.
 
 The file is parsed by the operator's own ``parse`` and mapped by the operator's own
-``loadcheck``, so a CI pipeline gets the verdict the operator would give for the same spec.
+``judge.load``, so a CI pipeline gets the verdict the operator would give for the same spec.
 Headers from Secrets are given as ``--secret NAME/KEY=VALUE`` or the environment variable
 ``READYGATE_SECRET_<NAME>_<KEY>`` (upper case, other characters as ``_``). Link-local and
 metadata addresses are refused here too. Exit codes: 0 Passed (or Conditional), 1 Failed,

@@ -3,8 +3,8 @@
 ``plan_for`` turns a ``spec.LoadCheck`` (plus the base URL and the resolved values of headers
 from Secrets) into the engine's ``LoadPlan``; ``check_result`` turns the engine's ``LoadResult``
 and ``Judgement`` into the ``CheckResult`` that goes into status, with the measured values under
-unit-suffixed names (``p95Ms``, ``rps``, ``errorRate``). The operator (``runner``) and the CLI
-(``checkfile``) both use these two functions, so one spec gives one verdict in either place.
+unit-suffixed names (``p95Ms``, ``rps``, ``errorRate``). The operator (``run.loadrunner``) and the
+CLI (``cli.check``) both use these two functions, so one spec gives one verdict in either place.
 """
 
 from __future__ import annotations

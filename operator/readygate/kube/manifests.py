@@ -2,8 +2,8 @@
 
 The Deployment and Service get deterministic names derived from the check's name, an owner
 reference to the check (so Kubernetes garbage-collects them with it), readygate's labels, and a
-hash of what was asked so that the acting side (``kube``) can tell whether an existing object is
-current. Pods run under the restricted Pod Security Standard by default.
+hash of what was asked so that the acting side (``kube.client``) can tell whether an existing
+object is current. Pods run under the restricted Pod Security Standard by default.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """Breaking things on purpose, and watching them come back: deleting a workload's pods for the
 resilience check, and restarting a workload (all of its pods) for the persistence check.
 
-Acting side: it calls ``kube`` and the ``prober``; what the observations mean is judged by the
-pure ``resilience`` and ``persistence`` modules. Pods are deleted with their UID as a
+Acting side: it calls ``kube.client`` and the ``prober``; what the observations mean is judged
+by the pure ``judge.resilience`` and ``judge.persistence``. Pods are deleted with their UID as a
 precondition, so a pod that was already replaced is never deleted by mistake. "Recovered" means:
 as many Ready, non-terminating pods as the workload wants, none of them one that was deleted,
 and (when a probe is given) the service answering it.

@@ -1,7 +1,7 @@
 """Setting a check's pod readiness gate: verify each new gated pod, then let it (or not) count as
 Ready.
 
-Acting side of ``gates``. Each supervisor turn of a check with ``spec.gate`` lists the pods of
+Acting side of ``judge.gates``. Each supervisor turn of a check with ``spec.gate`` lists the pods of
 its own target (never the whole namespace: another check naming the same condition type cannot
 verify or release them) that declare the gate's condition type, starts a verification for each
 pod whose containers are ready and that has no verdict yet (at most ``CONCURRENCY`` at once),

@@ -2,7 +2,7 @@
 ``deploy`` target, find the Service of a ``workloadRef``, look up a ``service``, or vet a ``url``
 against the target policy.
 
-Acting side (it calls ``kube``), but it decides nothing itself: manifests come from
+Acting side (it calls ``kube.client``), but it decides nothing itself: manifests come from
 ``manifests``, the URL policy from ``judge.targets`` (by name before any resolution, then
 by address). Everything the user can get wrong
 (a missing Deployment, a headless Service, a port the Service lacks, a URL off the allow-list)
