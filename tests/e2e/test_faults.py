@@ -26,6 +26,7 @@ from .conftest import (
     VERSION,
     Cluster,
     Operator,
+    checks_of_obj,
     is_final,
     launch_operator,
     wait_for,
@@ -71,14 +72,13 @@ def test_operator_killed_mid_check_finishes_with_one_verdict(
             "load": {"rate": 40, "duration": "12s", "workers": 2,
                      "thresholds": {"minSamples": 300}}})
         wait_for("the distributed load running", 90, lambda: (
-            (cluster.get_check(ns, "killed").get("status") or {}).get("checks", {})
-            .get("load", {}).get("result") == "Running"
-            and _names(cluster, "jobs", ns, LOAD_WORKER)))
+            checks_of_obj(cluster.get_check(ns, "killed")).get("load", {}).get("result")
+            == "Running" and _names(cluster, "jobs", ns, LOAD_WORKER)))
         dep_uid = cluster.apps.read_namespaced_deployment("rg-killed", ns).metadata.uid
         op.stop(signal.SIGKILL)
         assert op.proc.returncode == -signal.SIGKILL
         orphans = _names(cluster, "jobs", ns, LOAD_WORKER)
-        assert len(orphans) == 2  # the killed run's shards are still there
+        assert len(orphans) == 1  # the killed run's Indexed Job is still there
         op = launch_operator(cluster, ns, _log(ns))
         obj = cluster.wait_check(ns, "killed", is_final, timeout=150, what="final")
         status = obj["status"]
@@ -106,8 +106,8 @@ def test_api_server_restart_mid_check(cluster: Cluster, own_namespace: str) -> N
             "load": {"rate": 20, "duration": "15s", "thresholds": {"minSamples": 250,
                                                                     "maxErrorRate": 0}}})
         wait_for("the load running", 90, lambda: (
-            (cluster.get_check(ns, "before").get("status") or {}).get("checks", {})
-            .get("load", {}).get("result") == "Running"))
+            checks_of_obj(cluster.get_check(ns, "before")).get("load", {}).get("result")
+            == "Running"))
         restart = subprocess.run([str(ROOT / "hack/local-cluster/up"), "--restart",
                                   "kube-apiserver"], capture_output=True, text=True,
                                  timeout=180)
