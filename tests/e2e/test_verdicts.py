@@ -299,8 +299,17 @@ def test_kubectl_get_shows_the_printer_columns(cluster: Cluster, module_namespac
                                                results: dict[str, Any]) -> None:
     out = cluster.kubectl("get", "rgc", "-n", module_namespace).stdout
     header = out.splitlines()[0].split()
-    assert header[:5] == ["NAME", "PHASE", "VERDICT", "SCORE", "P95MS"], header
-    assert "ModuleNotFoundError" in out
+    assert header == ["NAME", "READY", "VERDICT", "SCORE", "AGE"], header
+    rows = {line.split()[0]: line.split() for line in out.splitlines()[1:]}
+    assert rows["healthy"][1:3] == ["True", "Passed"], rows["healthy"]
+    assert rows["crash-import"][1:3] == ["False", "Failed"], rows["crash-import"]
+    # the long ones with -o wide, the verdict not repeated in the summary
+    wide = cluster.kubectl("get", "rgc", "-n", module_namespace, "-o", "wide").stdout
+    assert wide.splitlines()[0].split() == ["NAME", "READY", "VERDICT", "SCORE", "AGE", "PHASE",
+                                            "P95MS", "SUMMARY"], wide.splitlines()[0]
+    assert "ModuleNotFoundError" in wide and "ModuleNotFoundError" not in out
+    crash = next(line for line in wide.splitlines() if line.startswith("crash-import"))
+    assert crash.count("Failed") == 2, crash  # the Verdict and Phase columns, not the summary
     by_category = cluster.kubectl("get", "readygate", "-n", module_namespace).stdout
     assert "healthy" in by_category
 
