@@ -1,18 +1,25 @@
-# shellcheck shell=bash
-# Common settings and helpers for hack/local-cluster/{up,down,images}. Sourced, not executed.
-# Facts behind the choices: shared/docs/local-cluster.md and README.md beside this file.
+# shellcheck shell=bash disable=SC2034  # the settings here are used by the files that source it
+# Common settings and helpers for hack/local-cluster/*. Sourced, not executed.
+# Facts behind the choices: README.md beside this file and shared/docs/local-cluster.md.
 
 # ---- paths ---------------------------------------------------------------------------------
 LC_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_ROOT="$(cd "$LC_DIR/../.." && pwd)"
+TEMPLATES="$LC_DIR/templates"
+K8S_MODULE_DIR="$REPO_ROOT/hack/k8s-build" # the Go module that pins Kubernetes and etcd
 STATE="${READYGATE_CLUSTER_STATE:-$HOME/.local/state/readygate/cluster}"
 CACHE="${READYGATE_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/readygate}"
 
 # ---- versions --------------------------------------------------------------------------------
-K8S_SRC_PKG=kubernetes
-K8S_SRC_VERSION="1.20.5+really1.20.2-1.1+deb12u1"
-K8S_GIT_VERSION="v1.20.2"
-PAUSE_VERSION="3.4.1"
+# The only place a version is written is hack/k8s-build/go.mod: the k8s.io/kubernetes release
+# (its staging modules replaced by the matching v0.x.y), and etcd's server module. build.sh
+# writes what it built to $BIN/versions.sh (K8S_VERSION, ETCD_VERSION, PAUSE_VERSION).
+gomod_version() { # gomod_version MODULE -> the version hack/k8s-build/go.mod requires
+  awk -v m="$1" '($1 == "require" && $2 == m) {print $3; exit} ($1 == m && $2 ~ /^v/) {print $2; exit}' \
+    "$K8S_MODULE_DIR/go.mod"
+}
+K8S_VERSION="$(gomod_version k8s.io/kubernetes)"
+ETCD_VERSION="$(gomod_version go.etcd.io/etcd/server/v3)"
 
 # ---- addresses (all private, all local to this machine) --------------------------------------
 NODE_NAME="${READYGATE_NODE_NAME:-readygate-node}"
@@ -25,7 +32,7 @@ BRIDGE="${READYGATE_BRIDGE:-rgbr0}"
 APISERVER_PORT=6443
 ETCD_CLIENT_PORT=2379
 ETCD_PEER_PORT=2380
-CLUSTER_NAME=readygate-local
+CLUSTER_NAME=readygate-local # also the kubeconfig context: tests/e2e refuse any other
 
 # ---- derived paths ------------------------------------------------------------------------------
 PKI="$STATE/pki"
@@ -41,7 +48,9 @@ CNI_CONF_DIR="$STATE/cni/net.d"
 CNI_IPAM_DIR="$STATE/cni/ipam"
 CNI_BIN_DIR=/usr/lib/cni
 SYSCTL_SAVED="$STATE/sysctl.saved"
-PAUSE_IMAGE="readygate.local/pause:$PAUSE_VERSION"
+DATA_VERSION_FILE="$STATE/etcd.created-by" # which Kubernetes minor wrote the etcd data
+
+COMPONENTS=(etcd kube-apiserver kube-controller-manager kube-scheduler containerd kubelet kube-proxy)
 
 # sysctls that kubelet / the bridge / kube-proxy change: saved at first start, restored by down.
 SAVED_SYSCTLS=(
@@ -54,8 +63,9 @@ SAVED_SYSCTLS=(
   net.bridge.bridge-nf-call-ip6tables
 )
 
-# Never let anything probe a cloud metadata service.
-export AWS_EC2_METADATA_DISABLED=true
+# Never let anything probe a cloud metadata service (none of the binaries has a cloud provider
+# or an in-tree credential provider any more; this is belt and braces for the SDKs' defaults).
+export AWS_EC2_METADATA_DISABLED=true GCE_METADATA_HOST=127.0.0.1:1 NO_GCE_CHECK=true
 
 # ---- logging -------------------------------------------------------------------------------------
 _T0=$(date +%s.%N)
@@ -66,9 +76,23 @@ die() {
   if declare -F on_error >/dev/null; then on_error || true; fi
   exit 1
 }
-_elapsed() { awk -v a="$_T0" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}'; }
+_elapsed() { since "$_T0"; }
+since() { awk -v a="$1" -v b="$(date +%s.%N)" 'BEGIN{printf "%.1f", b-a}'; }
+
+# usage: the comment block at the top of the running script (its --help).
+usage() { awk 'NR > 1 && /^#/ { if ($0 !~ /^# shellcheck /) { sub(/^# ?/, ""); print }; next } NR > 1 { exit }' "$0" >&2; }
 
 need_root() { [ "$(id -u)" = 0 ] || die "must run as root (it creates network devices, mounts and cgroups)"; }
+
+# take_lock FD FILE: flock, waiting up to 15 min for another up/down/restart.
+take_lock() {
+  local fd="$1" file="$2"
+  eval "exec $fd>\"\$file\""
+  flock -n "$fd" || {
+    log "another up/down/restart holds $file; waiting (up to 15 min)"
+    flock -w 900 "$fd" || die "could not get $file"
+  }
+}
 
 # ---- processes (by recorded PID only) ------------------------------------------------------------
 # pid_file NAME -> path; a PID file holds "PID EXE" so a reused PID is never mistaken for ours.
@@ -135,18 +159,70 @@ wait_for() {
   die "timed out after ${timeout}s waiting for $what"
 }
 
+# ---- the machine's own Debian mirror ---------------------------------------------------------------
+# host_suite: the machine's Debian codename (bookworm).
+host_suite() {
+  local s
+  s="$(awk -F= '$1 == "VERSION_CODENAME" {gsub(/"/, "", $2); print $2}' /etc/os-release)"
+  [ -n "$s" ] || die "no VERSION_CODENAME in /etc/os-release"
+  echo "$s"
+}
+
+# debian_mirror [SUITE]: the first URI of an enabled `deb` source for SUITE with component main,
+# from the machine's apt configuration (deb822 *.sources, then one-line *.list). Never a
+# hard-coded host: what the machine uses is what is reachable from it.
+debian_mirror() {
+  local suite="${1:-$(host_suite)}" f uri
+  for f in /etc/apt/sources.list.d/*.sources; do
+    [ -f "$f" ] || continue
+    uri="$(awk -v suite="$suite" '
+      function flush() {
+        if (types ~ /(^| )deb( |$)/ && (" " suites " ") ~ (" " suite " ") &&
+            (" " comps " ") ~ / main / && enabled != "no" && uri != "" && !found) { print uri; found = 1 }
+        types = suites = comps = uri = ""; enabled = "yes"
+      }
+      BEGIN { enabled = "yes" }
+      /^[[:space:]]*#/ { next }
+      /^[[:space:]]*$/ { flush(); next }
+      { key = tolower($1); sub(/:$/, "", key); $1 = ""; sub(/^ +/, "") }
+      key == "types" { types = $0 } key == "suites" { suites = $0 } key == "components" { comps = $0 }
+      key == "enabled" { enabled = tolower($0) } key == "uris" { split($0, u, " "); uri = u[1] }
+      END { flush() }' "$f")"
+    [ -n "$uri" ] && { echo "${uri%/}"; return 0; }
+  done
+  for f in /etc/apt/sources.list /etc/apt/sources.list.d/*.list; do
+    [ -f "$f" ] || continue
+    uri="$(awk -v suite="$suite" '$1 == "deb" {
+        i = 2; if ($i ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
+        if ($(i + 1) == suite) for (j = i + 2; j <= NF; j++) if ($j == "main") { print $i; exit } }' "$f")"
+    [ -n "$uri" ] && { echo "${uri%/}"; return 0; }
+  done
+  return 1
+}
+
 # ---- the Kubernetes build cache ----------------------------------------------------------------------
 go_version() { go env GOVERSION 2>/dev/null || go version | awk '{print $3}'; }
 
-# Bump when k8s-build.sh changes what it produces (e.g. make flags, the binary list).
-K8S_BUILD_RECIPE="make WHAT=6 binaries CGO_ENABLED=0 GOFLAGS=-tags=providerless; pause gcc -Os -static; v1"
-# k8s_key: source version + patch-set hash + Go version (the cache key of the six binaries).
+# Bump when build.sh changes what it produces (flags, the binary list, pause).
+BUILD_RECIPE="go build -trimpath -ldflags=-s -w +version; CGO_ENABLED=0; 6 binaries + etcd; pause gcc -Os -static; v1"
+# k8s_key: Kubernetes version + Go version + a hash of the module (go.mod, go.sum, etcd/main.go)
+# and the recipe: the cache key of the build.
 k8s_key() {
-  local patch_hash
-  patch_hash="$({ cat "$LC_DIR/k8s-patches.sh"; echo "$K8S_BUILD_RECIPE"; } | sha256sum | cut -c1-12)"
-  echo "${K8S_SRC_VERSION//[^A-Za-z0-9.-]/_}-p${patch_hash}-$(go_version)"
+  local h
+  h="$({ cat "$K8S_MODULE_DIR/go.mod" "$K8S_MODULE_DIR/go.sum" "$K8S_MODULE_DIR/etcd/main.go"
+    echo "$BUILD_RECIPE"; } | sha256sum | cut -c1-12)"
+  echo "$K8S_VERSION-$(go_version)-$h"
 }
 k8s_bin_dir() { echo "$CACHE/k8s/$(k8s_key)"; }
 
+# use_bin_dir DIR: take the binaries and the versions.sh that build.sh wrote into DIR.
+use_bin_dir() {
+  BIN="$1"
+  [ -f "$BIN/.complete" ] || die "no complete build in $BIN (run hack/local-cluster/up)"
+  # shellcheck source=/dev/null
+  . "$BIN/versions.sh"
+  PAUSE_IMAGE="readygate.local/pause:$PAUSE_VERSION"
+}
+
 ctr_() { ctr --address "$CONTAINERD_SOCK" -n k8s.io "$@"; }
-kubectl_() { "$(k8s_bin_dir)/kubectl" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
+kubectl_() { "$BIN/kubectl" --kubeconfig "$KUBECONFIG_ADMIN" "$@"; }
