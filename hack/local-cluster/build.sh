@@ -59,7 +59,7 @@ done
 pkgs=()
 for b in "${TOOLS[@]}"; do pkgs+=("k8s.io/kubernetes/cmd/$b"); done
 log "building ${TOOLS[*]} $K8S_VERSION and etcd $ETCD_VERSION with $(GOTOOLCHAIN=$GOTOOLCHAIN go_version)"
-log "  (cold: module download ~20 s, compile ~15 min on 2 cores; warm Go cache: ~1 min); log: $buildlog"
+log "  (cold: module download ~20 s, compile ~12 min on 2 cores; Go caches warm: ~30 s); log: $buildlog"
 (
   cd "$K8S_MODULE_DIR"
   go build -trimpath -ldflags "$ldflags" -o "$tmp/" "${pkgs[@]}" ./etcd
