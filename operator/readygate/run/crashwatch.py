@@ -14,6 +14,7 @@ import asyncio
 import dataclasses
 import logging
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from readygate.api.clock import parse_time, utc_now
@@ -39,8 +40,11 @@ class CrashWatch:
         self.diagnosis = None
         self._key = None
 
-    async def observe(self, endpoint: Endpoint) -> tuple[list[dict[str, Any]], Diagnosis | None]:
-        """The live pods behind the endpoint, and what keeps them from starting (or None)."""
+    async def observe(self, endpoint: Endpoint, workload_obj: Mapping[str, Any] | None = None,
+                      ) -> tuple[list[dict[str, Any]], Diagnosis | None]:
+        """The live pods behind the endpoint, and what keeps them from starting (or None).
+        ``workload_obj``: the endpoint's workload as the caller just read it (else it is read
+        here when needed)."""
         ctx = self.ctx
         if not endpoint.pod_selector:
             return [], None
@@ -48,8 +52,9 @@ class CrashWatch:
         pods = [p for p in pods if not (p.get("metadata") or {}).get("deletionTimestamp")]
         if not pods and endpoint.workload is not None and endpoint.workload[0] == "Deployment":
             # no pod at all: admission may have refused them (they will never exist)
-            refused = diag.admission_refusal(await workload(ctx.kube, ctx.namespace,
-                                                            *endpoint.workload))
+            if workload_obj is None:
+                workload_obj = await workload(ctx.kube, ctx.namespace, *endpoint.workload)
+            refused = diag.admission_refusal(workload_obj)
             if refused is not None:
                 if self.diagnosis != refused:
                     self.diagnosis = refused

@@ -135,20 +135,22 @@ class Prober:
         or more is tried once more; failing so again, it is reported as the operator's
         overload (``Answer.overloaded``), not as the target's failure."""
         answer = await self._request(method, url, timeout, headers, body, limit)
-        if answer.status is not None or self.lag is None:
+        if self._lag_during(answer) < timeout / 2:
             return answer
-        for attempt in range(2):
-            if self.lag.max_since(time.monotonic() - answer.latency - 0.05) < timeout / 2:
-                return answer
-            if attempt == 1:
-                return dataclasses.replace(answer, overloaded=True, error=(
-                    f"{answer.error}; the operator's event loop ran "
-                    f"{self.lag.max_since(time.monotonic() - answer.latency - 0.05):.1f}s late "
-                    "(overloaded), so this says nothing about the target"))
-            answer = await self._request(method, url, timeout, headers, body, limit)
-            if answer.status is not None:
-                return answer
-        return answer
+        answer = await self._request(method, url, timeout, headers, body, limit)
+        lag = self._lag_during(answer)
+        if lag < timeout / 2:
+            return answer
+        return dataclasses.replace(answer, overloaded=True, error=(
+            f"{answer.error}; the operator's event loop ran {lag:.1f}s late (overloaded), so "
+            "this says nothing about the target"))
+
+    def _lag_during(self, answer: Answer) -> float:
+        """How late the event loop ran while a failed request was under way (0: it answered,
+        or no lag is measured)."""
+        if answer.status is not None or self.lag is None:
+            return 0.0
+        return self.lag.max_since(time.monotonic() - answer.latency - 0.05)
 
     async def _request(self, method: str, url: str, timeout: float,
                        headers: Mapping[str, str] | None, body: bytes | None,

@@ -38,16 +38,18 @@ async def await_ready(ctx: RunContext, endpoint: Endpoint, watch: CrashWatch) ->
     period = min(spec.period, ctx.settings.poll_interval)
     while True:
         tick = time.monotonic()
-        pods, found = await watch.observe(endpoint)
+        # read once a tick: for the rollout below and for the crash watch's admission check
+        wl = (await workload(ctx.kube, ctx.namespace, *endpoint.workload)
+              if endpoint.workload is not None else None)
+        pods, found = await watch.observe(endpoint, wl)
         if found is not None and found.terminal:
             return await _fail_on_diagnosis(ctx, found, started_at)
         ready_pods = sum(1 for p in pods if pod_ready(p))
         rolled_out = True
-        if endpoint.workload is not None:
+        if wl is not None:
             # Ready means the current template everywhere: while a rollout is under way,
             # the old pods still answer through the Service and must not count.
-            desired, ready_pods, rolled_out = rollout(await workload(
-                ctx.kube, ctx.namespace, *endpoint.workload))
+            desired, ready_pods, rolled_out = rollout(wl)
         if not deploy_done and desired and rolled_out:
             deploy_done = True
             await _deploy_passed(ctx, ready_pods, desired)
