@@ -22,15 +22,15 @@ NAMESPACED: Rules = {
     ("readygate.io", "readinesschecks/status"): ("get", "patch"),
     ("", "events"): ("create", "patch"),
     ("events.k8s.io", "events"): ("create",),
-    ("apps", "deployments"): ("get", "list", "create", "update"),
-    ("apps", "statefulsets"): ("get",),
+    ("apps", "deployments"): ("get", "list", "create", "update", "watch"),
+    ("apps", "statefulsets"): ("get", "list", "watch"),
     ("", "services"): ("get", "list", "create", "update"),
     ("discovery.k8s.io", "endpointslices"): ("list",),
-    ("", "pods"): ("get", "list", "delete"),
+    ("", "pods"): ("get", "list", "delete", "watch"),
     ("", "pods/status"): ("patch",),
     ("", "pods/log"): ("get",),
     ("", "secrets"): ("get", "create", "delete"),
-    ("batch", "jobs"): ("get", "list", "create", "delete"),
+    ("batch", "jobs"): ("get", "list", "create", "delete", "watch"),
 }
 # Cluster-scoped resources every install needs (the ClusterRole readygate-nodes of the
 # single-namespace install).

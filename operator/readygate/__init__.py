@@ -7,9 +7,10 @@ The tree shows what each module may do; ``.importlinter`` (run by ``hack/test``)
     status/   compute the status, the one writer, conditions, metrics
     judge/    every pure decider: health, security, load, verdict, ... (no I/O)
     kube/     the Kubernetes client (kubernetes only here), object builders, pod state
+    report/   the readiness report: a check as Markdown and self-contained HTML (no I/O)
     api/      the ReadinessCheck API: spec, parse, schema, names, settings (no I/O)
     load/     the load engine, a library of its own (no kopf, no kubernetes)
-    cli/      the ``readygate`` command's front ends
+    cli/      the ``readygate`` and ``kubectl-readygate`` commands' front ends
 
 A layer imports only the layers below it. This module stays tiny on purpose: importing
 ``readygate`` must not pull in kopf, kubernetes or the load engine.

@@ -53,7 +53,15 @@ import yaml
 
 from readygate.api.schema import GROUP, KIND, PLURAL, VERSION
 from readygate.kube import manifests
-from readygate.kube.client import Conflict, Kube, KubeError, NotFound, Refused, Unavailable
+from readygate.kube.client import (
+    Conflict,
+    Gone,
+    Kube,
+    KubeError,
+    NotFound,
+    Refused,
+    Unavailable,
+)
 from readygate.kube.selectors import SelectorError, from_map
 
 Obj = dict[str, Any]
@@ -70,6 +78,13 @@ API_VERSIONS = {"ReadinessCheck": f"{GROUP}/{VERSION}", "Deployment": "apps/v1",
 SERVICE_CIDR = "10.96.0."
 POD_CIDR = "10.244.0."
 NODE_IP = "10.0.0.1"
+
+
+def _kind_of(resource: str) -> str:
+    for kind, plural in RESOURCES.items():
+        if plural == resource:
+            return kind
+    raise ValueError(f"readygate does not watch {resource}")
 
 
 def now_rfc3339() -> str:
@@ -332,6 +347,12 @@ class FakeKube:
         self._faults: dict[str, list[_Fault]] = {}
         self._version = itertools.count(1000)
         self._ips = itertools.count(1)
+        # the watch journal: (version, kind, namespace, event type, object), built by scanning
+        # the store (every change bumps the one version counter, wherever it happens)
+        self.journal: list[tuple[int, str, str, str, Obj]] = []
+        self._journaled: dict[Key, tuple[str, Obj]] = {}
+        self.compacted = 0  # a watch from a version before this gets 410 Gone
+        self.watch_timeout: float | None = None  # seconds a watch lasts (None: as asked)
 
     # -- test side: faults and the logs -----------------------------------------------------------
     def fail(self, method: str, *errors: KubeError, when: Callable[[Call], bool] | None = None,
@@ -356,6 +377,30 @@ class FakeKube:
     def count_requests(self, verb: str, resource: str | None = None) -> int:
         return sum(1 for r in self.requests
                    if r.verb == verb and (resource is None or r.resource == resource))
+
+    def compact(self) -> None:
+        """Forget the journal, as etcd compacts history: watches resuming from before now get
+        410 Gone and must list again."""
+        self._sync_journal()
+        self.compacted = int(self._next_version())
+        self.journal.clear()
+
+    def _sync_journal(self) -> None:
+        for key, obj in self.objects.items():
+            version = str(obj["metadata"].get("resourceVersion"))
+            seen = self._journaled.get(key)
+            if seen is None or seen[0] != version:
+                kind = "ADDED" if seen is None else "MODIFIED"
+                copied = copy.deepcopy(obj)
+                self.journal.append((int(version), key[0], key[1], kind, copied))
+                self._journaled[key] = (version, copied)
+        for key in [k for k in self._journaled if k not in self.objects]:
+            _, last = self._journaled.pop(key)
+            gone = copy.deepcopy(last)
+            gone["metadata"]["resourceVersion"] = self._next_version()
+            self.journal.append((int(gone["metadata"]["resourceVersion"]), key[0], key[1],
+                                 "DELETED", gone))
+        self.journal.sort(key=lambda e: e[0])
 
     def reset_log(self) -> None:
         self.calls.clear()
@@ -547,6 +592,48 @@ class FakeKube:
         self.calls.append(Call("close", (), {}, time.monotonic()))
         self.closed = True
 
+    # -- the watch cache's feed
+    async def list_objects(self, resource: str, namespace: str,
+                           label_selector: str | None = None) -> tuple[list[Obj], str]:
+        kind = _kind_of(resource)
+
+        def act() -> tuple[list[Obj], str]:
+            self._log("list", resource, namespace)
+            self._sync_journal()
+            items = [o for (k, ns, _), o in sorted(self.objects.items())
+                     if k == kind and ns == namespace
+                     and matches(o["metadata"].get("labels"), label_selector or "")]
+            return items, str(next(self._version) - 1)
+        result: tuple[list[Obj], str] = await self._call(
+            "list_objects", (resource, namespace), {"label_selector": label_selector}, act)
+        return result
+
+    async def watch(self, resource: str, namespace: str, resource_version: str, *,
+                    label_selector: str | None = None,
+                    timeout_seconds: int = 300) -> AsyncIterator[Obj]:
+        kind = _kind_of(resource)
+        await self._call("watch", (resource, namespace, resource_version),
+                         {"label_selector": label_selector, "timeout_seconds": timeout_seconds},
+                         lambda: self._log("watch", resource, namespace))
+        since = int(resource_version or 0)
+        if since < self.compacted:
+            raise Gone(f"410: too old resource version: {since} ({self.compacted})")
+        ends = time.monotonic() + (self.watch_timeout if self.watch_timeout is not None
+                                   else timeout_seconds)
+        while time.monotonic() < ends and not self.closed:
+            self._sync_journal()
+            if since < self.compacted:
+                raise Gone(f"410: too old resource version: {since} ({self.compacted})")
+            for version, k, ns, kind_of_event, obj in list(self.journal):
+                if version <= since or k != kind or ns != namespace:
+                    continue
+                since = version
+                if label_selector and not matches(obj["metadata"].get("labels"),
+                                                  label_selector):
+                    continue
+                yield {"type": kind_of_event, "object": copy.deepcopy(obj)}
+            await asyncio.sleep(0.005)
+
     # -- the ReadinessCheck itself
     async def get_check(self, namespace: str, name: str) -> Obj:
         def act() -> Obj:
@@ -562,6 +649,31 @@ class FakeKube:
             self._log("patch", f"{PLURAL}/status", namespace, name)
             return self._patch_status(self._stored(KIND, namespace, name), body)
         result: Obj = await self._call("patch_check_status", (namespace, name, body), {}, act)
+        return result
+
+    async def list_checks(self, namespace: str | None) -> list[Obj]:
+        def act() -> list[Obj]:
+            self._log("list", PLURAL, namespace or "")
+            return self.select(KIND, namespace)
+        result: list[Obj] = await self._call("list_checks", (namespace,), {}, act)
+        return result
+
+    async def annotate_check(self, namespace: str, name: str,
+                             annotations: Mapping[str, str | None]) -> Obj:
+        wanted = dict(annotations)
+
+        def act() -> Obj:
+            self._log("patch", PLURAL, namespace, name)
+
+            def change(obj: Obj) -> None:
+                current = obj["metadata"].setdefault("annotations", {})
+                for key, value in wanted.items():
+                    if value is None:
+                        current.pop(key, None)
+                    else:
+                        current[key] = value
+            return self.update(KIND, namespace, name, change)
+        result: Obj = await self._call("annotate_check", (namespace, name, wanted), {}, act)
         return result
 
     # -- owned children

@@ -1,12 +1,12 @@
 """A scripted stand-in for ``readygate.run.prober.Prober``: no network, no real waiting.
 
 ``FakeProber`` has every public method of ``Prober`` (``get``, ``request``, ``answers``,
-``window``, ``pinned``, ``for_check``, ``forget``, ``aclose``) with the same signature (checked
-by ``test_fakes.py``), and answers from a script: ``on(pattern, *replies)`` with a glob over the
-full URL (``*/ready``, ``http://10.244.*``). Replies are used in order, the last one repeats; a
-reply may also be a function of the request (``ready_pods`` answers like a Service: only while
-a Ready pod is behind it). Unscripted URLs are refused (``ConnectError``), as a closed port
-would be.
+``window``, ``pinned``, ``unpinned``, ``for_check``, ``forget``, ``aclose``) with the same
+signature (checked by ``test_fakes.py``), and answers from a script: ``on(pattern,
+*replies)`` with a glob over the full URL (``*/ready``, ``http://10.244.*``). Replies are used
+in order, the last one repeats; a reply may also be a function of the request (``ready_pods``
+answers like a Service: only while a Ready pod is behind it). Unscripted URLs are refused
+(``ConnectError``), as a closed port would be.
 
 ``window`` keeps the real one's contract (a sample every ``period`` for ``duration``, each timed
 from the window's start, ``look`` at most every ``look_every`` seconds, True ends it) on a
@@ -136,6 +136,9 @@ class FakeProber:
     def pinned(self, host: str, address: str) -> FakeProber:
         return self._with(_pin=(host.strip("[]").lower(), address))
 
+    def unpinned(self) -> FakeProber:
+        return self._with(_pin=None)
+
     def for_check(self, namespace: str, name: str) -> FakeProber:
         self.script.shares.add((namespace, name))
         return self._with(_check=(namespace, name))
@@ -173,9 +176,10 @@ class FakeProber:
         reply, latency = await self._answer(method, url, timeout, headers, body)
         if reply.status is None:
             return Answer(error=reply.error or "ConnectError", latency=latency)
+        raw = reply.body.encode()
         return Answer(status=reply.status, headers=reply.headers,
-                      body=reply.body.encode()[:limit].decode("utf-8", errors="replace"),
-                      latency=latency)
+                      body=raw[:limit].decode("utf-8", errors="replace"),
+                      latency=latency, truncated=len(raw) > limit)
 
     async def answers(self, url: str, *, timeout: float) -> bool:
         return (await self.get(url, timeout=timeout, at=0.0)).ok

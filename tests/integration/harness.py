@@ -11,13 +11,14 @@ from typing import Any, TypeVar, cast
 
 from readygate.api.settings import Settings
 from readygate.kube.client import Kube
+from readygate.kube.watchcache import WatchCache
 from readygate.run.context import Runtime
 from readygate.run.prober import Prober
 from readygate.run.ratebudget import RateBudget
 from readygate.status.metrics import Metrics
 
 from ..statusview import checks_of
-from .fakekube import FakeKube
+from .fakekube import RESOURCES, FakeKube
 from .fakeprober import FakeProber
 
 T = TypeVar("T")
@@ -38,7 +39,24 @@ def runtime(kube: FakeKube, prober: FakeProber, **settings: Any) -> Runtime:
     options: dict[str, Any] = {"poll_interval": 0.05, **settings}
     return Runtime(settings=Settings(**options), kube=cast(Kube, kube),
                    prober=cast(Prober, prober), rate_budget=RateBudget(1000.0),
-                   metrics=Metrics())
+                   metrics=Metrics(), cache=WatchCache(cast(Kube, kube)))
+
+
+async def caught_up(cache: WatchCache, kube: FakeKube, within: float = 5.0) -> None:
+    """Until the watch cache has seen every change the fake API holds (what a real watch shows
+    a moment later): for tests that act and then look through the cache at once."""
+    def done() -> bool:
+        kube._sync_journal()
+        for ns, space in cache.namespaces.items():
+            for resource, store in space.stores.items():
+                kind = next(k for k, r in RESOURCES.items() if r == resource)
+                if not store.synced.is_set():
+                    return False
+                if any(v > int(store.version or 0) for v, k, n, _, _ in kube.journal
+                       if k == kind and n == ns):
+                    return False
+        return True
+    await wait_until("the watch cache to catch up", done, within)
 
 
 def run(main: Coroutine[Any, Any, T], timeout: float = 15.0) -> T:

@@ -12,6 +12,7 @@ from readygate.api.parse import parse_spec
 from readygate.control.supervisor import Supervisor
 from readygate.kube import manifests
 from readygate.kube.client import Kube
+from readygate.kube.watchcache import WatchCache
 from readygate.run.gatekeeper import Gatekeeper
 from readygate.run.loadjobs import delete_stale
 from readygate.run.prober import Prober
@@ -19,7 +20,7 @@ from readygate.status.writer import StatusWriter
 
 from .fakekube import FakeController, FakeKube, unavailable
 from .fakeprober import FakeProber, ok, ready_pods
-from .harness import FAST, NS, Stopped, deploy_spec, run, runtime, wait_until
+from .harness import FAST, NS, Stopped, caught_up, deploy_spec, run, runtime, wait_until
 
 GATE = "readygate.io/web"
 LABELS = {"app": "web"}
@@ -46,7 +47,8 @@ def test_a_service_missing_at_the_first_verification_fails_every_later_pod_of_th
     check = kube.check(NS, "web")
     writer = StatusWriter(cast(Kube, kube), NS, "web", {},
                           resource_version=check["metadata"]["resourceVersion"])
-    keeper = Gatekeeper(cast(Kube, kube), cast(Prober, prober), kube.body(NS, "web"), writer)
+    keeper = Gatekeeper(cast(Kube, kube), cast(Prober, prober), kube.body(NS, "web"), writer,
+                        WatchCache(cast(Kube, kube)))
     spec = parse_spec(check["spec"])
 
     async def main() -> None:
@@ -60,6 +62,7 @@ def test_a_service_missing_at_the_first_verification_fails_every_later_pod_of_th
             dep["spec"]["replicas"] = 2
         kube.update("Deployment", NS, "web", scale)
         controller.tick()
+        await caught_up(keeper.cache, kube)
         await keeper.turn(spec, 1)
         await asyncio.gather(*keeper.tasks.values())
 
@@ -88,7 +91,7 @@ def test_a_spec_change_during_a_retry_back_off_starts_the_new_generation_at_once
     selector = {manifests.LABEL_WORKLOAD: manifests.workload_name("orders")}
     prober = FakeProber().on("http://10.96.*", ready_pods(kube, NS, selector))
     kube.create_check(NS, "orders", deploy_spec())
-    kube.fail("list_pods", unavailable(503))
+    kube.fail("ensure", unavailable(503))  # the run's first request fails
     rt = runtime(kube, prober)
     waited: list[float] = []
 
@@ -101,7 +104,7 @@ def test_a_spec_change_during_a_retry_back_off_starts_the_new_generation_at_once
             kube.set_check_spec(NS, "orders", deploy_spec(
                 liveness={**FAST["liveness"], "path": "/livez"}))
             changed = time.monotonic()
-            # a run ensures the Deployment and the Service: the second run makes calls 3 and 4
+            # the failed run made ensure's call 1; the new generation's run makes 2 and 3
             await wait_until("the new generation's run", lambda: kube.count("ensure") >= 3)
             waited.append(time.monotonic() - changed)
         stopped.set()

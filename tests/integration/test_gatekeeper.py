@@ -8,13 +8,14 @@ from typing import Any, cast
 
 from readygate.api.parse import parse_spec
 from readygate.kube.client import Kube
+from readygate.kube.watchcache import WatchCache
 from readygate.run.gatekeeper import Gatekeeper, release
 from readygate.run.prober import Prober
 from readygate.status.writer import StatusWriter
 
 from .fakekube import FakeController, FakeKube, conflict, pod
 from .fakeprober import FakeProber, ok, status
-from .harness import FAST, NS, run
+from .harness import FAST, NS, caught_up, run
 
 GATE = "readygate.io/web"
 NAME = "web"
@@ -55,7 +56,8 @@ def test_gated_pods_are_verified_at_their_address_and_their_condition_patched() 
     check = kube.check(NS, NAME)
     writer = StatusWriter(cast(Kube, kube), NS, NAME, {},
                           resource_version=check["metadata"]["resourceVersion"])
-    keeper = Gatekeeper(cast(Kube, kube), cast(Prober, prober), kube.body(NS, NAME), writer)
+    keeper = Gatekeeper(cast(Kube, kube), cast(Prober, prober), kube.body(NS, NAME), writer,
+                        WatchCache(cast(Kube, kube)))
     spec = parse_spec(check["spec"])
 
     async def main() -> None:
@@ -63,6 +65,7 @@ def test_gated_pods_are_verified_at_their_address_and_their_condition_patched() 
         assert kube.check(NS, NAME)["status"]["gate"]["pending"] == 2
         await asyncio.gather(*keeper.tasks.values())
         controller.tick()
+        await caught_up(keeper.cache, kube)
         await keeper.turn(spec, 1)
         patches_after_verdicts = kube.count("patch_check_status")
         await keeper.turn(spec, 1)  # nothing new: no verification, no write

@@ -66,7 +66,7 @@ def test_an_operator_side_fault_is_retried_with_back_off_and_the_check_gets_its_
     prober = serving(kube)
     controller = FakeController(kube)
     kube.create_check(NS, NAME, deploy_spec())
-    kube.fail("list_pods", too_many_requests())  # the API server throttles the run's first look
+    kube.fail("ensure", too_many_requests())  # the API server throttles the run's first request
     rt = runtime(kube, prober)
     events = Events()
 
@@ -82,9 +82,9 @@ def test_an_operator_side_fault_is_retried_with_back_off_and_the_check_gets_its_
     assert results(st) == ALL_PASSED
     assert st["runs"] == 2  # the failed run, then its retry
     assert [h.split(" at ")[0] for h in st["history"]] == ["run 2 gen 1 Passed score 40"]
-    assert kube.pending_faults("list_pods") == 0
+    assert kube.pending_faults("ensure") == 0
     # the retry waited out the back-off (2 s after the first failure), no sooner
-    failed, retried = kube.calls_of("list_pods")[:2]
+    failed, retried = kube.calls_of("ensure")[:2]
     assert retried.at - failed.at >= 1.9
     assert rt.metrics.registry.get_sample_value("readygate_reconcile_errors_total") == 1.0
     # the operator's fault was not the target's: no Failed/Error status was ever written
@@ -183,8 +183,17 @@ def test_a_gated_deploy_target_is_ready_only_once_the_gatekeeper_verified_its_po
             await wait_until("a verdict", lambda: status_of(kube).get("phase") == "Passed")
             await wait_until("the gate summary", lambda: (status_of(kube).get("gate") or {})
                              .get("verified") == 1)
+            # then idle, gate and all: ~40 supervisor turns make no request to the API at all
+            await asyncio.sleep(0.3)
+            patched.append(kube.count("patch_pod_condition"))
+            kube.reset_log()
+            await asyncio.sleep(2.0)
+            idle.extend(kube.requests)
 
+    idle: list[object] = []
+    patched: list[int] = []
     run(main())
+    assert idle == []
     st = status_of(kube)
     assert results(st) == ALL_PASSED
     assert st["gate"]["conditionType"] == gate and st["gate"]["failed"] == 0
@@ -196,5 +205,5 @@ def test_a_gated_deploy_target_is_ready_only_once_the_gatekeeper_verified_its_po
     ip = pod["status"]["podIP"]
     assert f"http://{ip}:8080/ready" in prober.urls()
     assert (f"http://{ip}:8080/health", 0.1, 1.0) in prober.windows
-    assert kube.count("patch_pod_condition") == 1
+    assert patched == [1]
     assert condition(st, "Ready")["status"] == "True"

@@ -35,7 +35,10 @@ STATUS: dict[str, Any] = {
         {"name": "load", "result": "Passed",
          "measured": {"p50Ms": 1.0, "p95Ms": 12.0, "p99Ms": 20.0, "p999Ms": 31.0, "rps": 99.5,
                       "errorRate": 0.01, "requests": 1000}},
-        {"name": "resilience", "result": "Passed", "measured": {"recoverySeconds": 4.0}},
+        {"name": "availability", "result": "Passed",
+         "measured": {"availability": 0.9995, "errorBudgetConsumedPercent": 50.0}},
+        {"name": "resilience", "result": "Passed",
+         "measured": {"recoverySeconds": 4.0, "downtimeSeconds": 2}},
         {"name": "stability", "result": "Passed", "measured": {"memoryGrowthBytes": 1024}},
     ],
 }
@@ -51,6 +54,9 @@ def exposition() -> str:
     m.reconcile_duration.observe(0.02)
     m.load_rate_in_use.set(100)
     m.load_rate_limit.set(2000)
+    m.api_request("list", "pods", "200")
+    m.api_request("watch", "pods", "200")
+    m.api_request("patch", "readinesschecks/status", "409")
     return generate_latest(m.registry).decode()
 
 

@@ -57,6 +57,17 @@ T = 1767225600.0  # 2026-01-01T00:00:00Z
      "start", "Periodic"),
     ({"generation": 1, "status": TERMINAL, "running": None, "every": 60.0, "now": T + 30},
      "wait", None),
+    # kubectl readygate rerun: a token the last run did not start with starts a run, once
+    ({"generation": 1, "status": TERMINAL, "running": None, "rerun": "t1"}, "start", "Rerun"),
+    ({"generation": 1, "status": {**TERMINAL, "handledRerun": "t1"}, "running": None,
+      "rerun": "t1"}, "wait", None),
+    ({"generation": 1, "status": {**TERMINAL, "handledRerun": "t1"}, "running": None,
+      "rerun": "t2"}, "start", "Rerun"),
+    ({"generation": 1, "status": TERMINAL, "running": 1, "rerun": "t1"}, "wait", None),
+    ({"generation": 2, "status": TERMINAL, "running": None, "rerun": "t1"},
+     "start", "NewGeneration"),
+    ({"generation": 1, "status": {**TERMINAL, "phase": "Verifying"}, "running": None,
+      "rerun": "t1"}, "start", "Resumed"),
 ])
 def test_decide(kw: dict[str, Any], action: str, reason: str | None) -> None:
     kw.setdefault("now", T)

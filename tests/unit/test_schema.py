@@ -46,7 +46,7 @@ def _walk(cls: type, node: dict[str, Any], path: str) -> list[str]:
             assert prop["type"] == "array", here
             if dataclasses.is_dataclass(item):
                 problems += _walk(item, prop["items"], here + "[]")
-        elif meta_of(f).duration:
+        elif meta_of(f).duration or meta_of(f).percent:  # float in code, "30s"/"99.9%" in YAML
             assert prop["type"] == "string" and prop["pattern"], here
         else:
             expected = {str: "string", int: "integer", float: "number", bool: "boolean",

@@ -128,6 +128,7 @@ def test_status_stays_small_at_every_bound() -> None:
     import json
 
     from readygate.api.checks import ORDER
+    from readygate.api.report import BASELINE_KEYS, CHART_POINTS, Charts, LoadSeries, MemorySeries
 
     now = "2026-01-01T00:00:00Z"
     huge = "x" * 100_000
@@ -141,11 +142,80 @@ def test_status_stays_small_at_every_bound() -> None:
     gate = {"conditionType": "readygate.io/x", "verified": 0, "failed": 50, "pending": 0,
             "pods": [{"pod": f"p{i}", "result": "Failed", "message": "m" * 300}
                      for i in range(50)]}
+    # the report's charts at their bound (a long load and soak), with the widest numbers
+    n = 10 * CHART_POINTS
+    wide = 123456.789012
+    charts = Charts(load_started_at=now,
+                    load=LoadSeries(step=3600, t=(wide,) * n, requests=(10**9,) * n,
+                                    errors=(10**9,) * n, p50_ms=(wide,) * n,
+                                    p95_ms=(wide,) * n, p99_ms=(wide,) * n),
+                    memory=MemorySeries(of=huge, t=(wide,) * n, bytes=(2.0**40,) * n),
+                    killed_at=wide, recovered_at=wide)
+    passed = {name: CheckResult(result="Passed", message=huge, started_at=now, finished_at=now,
+                                measured={**{f"m{i}": float(i) for i in range(500)},
+                                          **{k: wide for k in BASELINE_KEYS}})
+              for name in ORDER}
     status: dict[str, object] = {}
-    for run in range(1, 40):  # a check that lives long: many runs, one history
-        view = RunView(generation=1, run=run, reason="Periodic", phase="Failed", started_at=now,
-                       checks=checks, diagnosis=diagnosis, error=None, target=huge[:2048])
+    for run in range(1, 41):  # a check that lives long: many runs, one history
+        # every other run passes, so a full baseline is carried from run to run; the last fails
+        view = RunView(generation=1, run=run, reason="Periodic",
+                       phase="Passed" if run % 2 else "Failed", started_at=now,
+                       checks=passed if run % 2 else checks, diagnosis=diagnosis, error=None,
+                       target=huge[:2048], charts=charts, rerun=huge)
         status = compute_status(status, view, now, gate=gate)
+    assert len(status["charts"]["load"]["t"]) == CHART_POINTS  # type: ignore[index]
+    assert len(status["baseline"]["checks"]) == len(ORDER)  # type: ignore[index]
+    assert len(status["handledRerun"]) <= 100  # type: ignore[arg-type]
     size = len(json.dumps(status))
-    assert size < 150_000, f"a worst-case status is {size} bytes"  # 135 KB measured
+    # 156 KB measured with 9 checks, of which the report's charts are 7.5 KB and its baseline
+    # under 1 KB; each further check at its bounds adds about 12 KB (181 KB with 11)
+    assert size < 50_000 + 12_500 * len(ORDER), f"a worst-case status is {size} bytes"
+    assert size < 1_000_000  # far under etcd's 1.5 MiB whatever is registered
     assert len(status["history"]) == 5  # type: ignore[arg-type]
+
+
+def test_baseline_is_the_last_passed_run_before_this_one() -> None:
+    load = CheckResult(result="Passed", message="ok", finished_at=T1,
+                       measured={"p95Ms": 120.0, "errorRate": 0.01, "rps": 99.0, "late": 3.0})
+    one = compute_status({}, view(phase="Passed", checks={"load": load}), T1)
+    assert "baseline" not in one  # nothing passed before run 1
+    running = compute_status(one, view(run=2, phase="Verifying"), T2)
+    assert running["baseline"] == {
+        "verdict": "Passed", "run": 1, "generation": 1, "score": one["score"],
+        "finishedAt": T1, "checks": [{"name": "load", "result": "Passed", "finishedAt": T1,
+                                      "measured": {"p95Ms": 120.0, "errorRate": 0.01,
+                                                   "rps": 99.0}}]}
+    failed = compute_status(running, view(run=2, phase="Failed", checks={"load": FAIL}), T2)
+    assert failed["baseline"]["run"] == 1
+    # a failed run never becomes the baseline: run 3 still compares with run 1
+    three = compute_status(failed, view(run=3, phase="Verifying"), T2)
+    assert three["baseline"]["run"] == 1
+    four = compute_status(compute_status(three, view(run=3, phase="Passed",
+                                                     checks={"load": load}), T2),
+                          view(run=4, phase="Verifying"), T2)
+    assert four["baseline"]["run"] == 3
+
+
+def test_a_rerun_keeps_its_token_and_touches_no_condition_until_its_verdict() -> None:
+    passed = compute_status({}, view(phase="Passed", checks={"readiness": PASS}), T1)
+    rerun = compute_status(passed, view(run=2, reason="Rerun", rerun="2026-01-01T00:02:00.000Z",
+                                        checks={"readiness": CheckResult(
+                                            result="Running", message="again")}), T2)
+    assert rerun["conditions"] == passed["conditions"]
+    assert rerun["verdict"] == "Passed" and rerun["handledRerun"] == "2026-01-01T00:02:00.000Z"
+    # a view that does not know the token (an error the supervisor writes) keeps it
+    error = compute_status(rerun, view(run=3, phase="Error", error="spec: invalid"), T2)
+    assert error["handledRerun"] == "2026-01-01T00:02:00.000Z"
+
+
+def test_charts_go_into_status_bounded() -> None:
+    from readygate.api.report import Charts, MemorySeries
+
+    charts = Charts(memory=MemorySeries(of="p/c", t=tuple(float(i) for i in range(100)),
+                                        bytes=(1.0,) * 100), killed_at=3.04)
+    status = compute_status({}, view(phase="Passed", checks={"readiness": PASS},
+                                     charts=charts), T1)
+    assert len(status["charts"]["memory"]["t"]) == 60
+    assert status["charts"]["disruption"] == {"killedAt": 3.0}
+    again = compute_status(status, view(run=2, phase="Verifying"), T2)
+    assert "charts" not in again  # the charts are the current run's

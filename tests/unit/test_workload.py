@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 WORKLOAD = Path(__file__).resolve().parents[1] / "workload"
 MAIN = WORKLOAD / "main.py"
@@ -365,3 +366,45 @@ def test_memory_growth_is_bounded(start: Start) -> None:
     status = Path(f"/proc/{info['pid']}/status").read_text()
     rss_kb = int(next(ln.split()[1] for ln in status.splitlines() if ln.startswith("VmRSS:")))
     assert rss_kb > 20 * 1024
+
+
+# -- /metrics and LEAK_FDS: what the metrics check scrapes (tests/e2e/test_metrics_check.py) --
+
+def page(w: Workload) -> dict[str, float]:
+    reply = w.get("/metrics")
+    assert reply.status == 200
+    assert reply.headers["content-type"].startswith("text/plain; version=0.0.4")
+    return {f"{s.name}{s.labels or ''}": s.value
+            for family in text_string_to_metric_families(reply.body.decode())
+            for s in family.samples}
+
+
+def test_metrics_parse_and_count_requests(start: Start) -> None:
+    w = start()
+    before = page(w)
+    for path in ("/", "/work", "/work"):
+        assert w.get(path).status == 200
+    after = page(w)
+    for name in ("process_open_fds", "process_max_fds", "process_resident_memory_bytes",
+                 "process_cpu_seconds_total", "process_start_time_seconds"):
+        assert after[name] > 0, name
+    assert after["workload_work_requests_total"] - before["workload_work_requests_total"] == 3
+    assert after["workload_responses_total{'code': '200'}"] >= 3
+    assert after["workload_leaked_fds"] == 0
+    # every request closes what it opened: a steady process keeps its descriptors
+    assert abs(after["process_open_fds"] - before["process_open_fds"]) <= 2
+
+
+def test_leak_fds_grows_open_fds_per_request_up_to_the_max(start: Start) -> None:
+    w = start(LEAK_FDS="3", LEAK_FDS_MAX="20")
+    before = page(w)["process_open_fds"]
+    for _ in range(5):
+        w.get("/work")
+    grown = page(w)
+    assert grown["workload_leaked_fds"] == 15
+    assert grown["process_open_fds"] - before >= 15
+    for _ in range(5):
+        w.get("/")
+    capped = page(w)
+    assert capped["workload_leaked_fds"] == 20
+    assert w.get("/info").json()["leaked_fds"] == 20

@@ -14,6 +14,7 @@ import hmac
 import json
 import os
 import random
+import resource
 import tempfile
 import threading
 import time
@@ -112,6 +113,63 @@ class MemoryGrower(threading.Thread):
             time.sleep(0.1)
 
 
+class FdLeak:
+    """LEAK_FDS: that many file descriptors (of /dev/null) opened on every ``/`` and ``/work``
+    request and never closed, up to LEAK_FDS_MAX in all (a leak the process survives)."""
+
+    def __init__(self, per_request: int, limit: int) -> None:
+        self.per_request = per_request
+        self.limit = limit
+        self.fds: list[int] = []
+        self.lock = threading.Lock()
+
+    def leak(self) -> None:
+        if self.per_request <= 0:
+            return
+        with self.lock:
+            for _ in range(min(self.per_request, self.limit - len(self.fds))):
+                self.fds.append(os.open(os.devnull, os.O_RDONLY))
+
+
+def exposition() -> str:
+    """This worker's numbers in Prometheus' text format (0.0.4), written by hand: the image has
+    no prometheus-client. The ``process_*`` series are what prometheus-client's process
+    collector exports, read from /proc/self the same way."""
+    open_fds = len(os.listdir("/proc/self/fd"))
+    with open("/proc/self/statm") as f:
+        resident = int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    cpu = os.times()
+    counters = stats.snapshot()
+    lines = []
+
+    def family(name: str, kind: str, help_: str, *samples: tuple[str, float]) -> None:
+        lines.extend([f"# HELP {name} {help_}", f"# TYPE {name} {kind}"])
+        lines.extend(f"{name}{labels} {value}" for labels, value in samples)
+
+    family("process_open_fds", "gauge", "Number of open file descriptors.", ("", open_fds))
+    family("process_max_fds", "gauge", "Maximum number of open file descriptors.",
+           ("", resource.getrlimit(resource.RLIMIT_NOFILE)[0]))
+    family("process_resident_memory_bytes", "gauge", "Resident memory size in bytes.",
+           ("", resident))
+    family("process_cpu_seconds_total", "counter", "Total user and system CPU time spent in "
+           "seconds.", ("", float(cpu.user + cpu.system)))
+    family("process_start_time_seconds", "gauge", "Start time of the process since unix epoch "
+           "in seconds.", ("", float(STARTED_AT)))
+    family("workload_requests_total", "counter", "Requests this worker served.",
+           ("", counters["requests"]))
+    family("workload_work_requests_total", "counter", "Requests to / and /work.",
+           ("", counters["work_requests"]))
+    family("workload_injected_errors_total", "counter", "Failures ERROR_RATE injected.",
+           ("", counters["injected_errors"]))
+    family("workload_responses_total", "counter", "Responses by HTTP status code.",
+           *((f'{{code="{code}"}}', n) for code, n in sorted(counters["by_status"].items())))
+    family("workload_leaked_fds", "gauge", "File descriptors LEAK_FDS opened and never closed.",
+           ("", len(leak.fds)))
+    family("workload_memory_grown_bytes", "gauge", "Memory MEMORY_GROWTH_MB_PER_S holds.",
+           ("", grower.grown_bytes if grower else 0))
+    return "\n".join(lines) + "\n"
+
+
 class Store:
     """Items kept in memory (lost on restart) or as one JSON file per key in STATE_DIR."""
 
@@ -196,6 +254,7 @@ def install_server_header(banner: bool) -> None:
 
 stats = Stats()
 store = Store(SETTINGS.state_dir)
+leak = FdLeak(SETTINGS.leak_fds, SETTINGS.leak_fds_max)
 rng = random.Random(SETTINGS.seed)
 grower: MemoryGrower | None = None
 if SETTINGS.memory_growth_mb_per_s > 0:
@@ -286,6 +345,7 @@ def handle_order(n: int) -> dict[str, Any]:
 
 
 def do_work() -> dict[str, Any]:
+    leak.leak()
     n = stats.next_work()
     ms = delay_ms(n)
     if ms > 0:
@@ -353,6 +413,11 @@ def get_item(key: str) -> tuple[Response, int]:
     return jsonify(key=key, value=value), 200
 
 
+@app.get("/metrics")
+def metrics() -> Response:
+    return Response(exposition(), content_type="text/plain; version=0.0.4; charset=utf-8")
+
+
 @app.get("/info")
 def info() -> Response:
     return jsonify(
@@ -363,5 +428,6 @@ def info() -> Response:
         uptime_s=round(uptime(), 3),
         counters=stats.snapshot(),
         memory_grown_mb=round(grower.grown_bytes / MB, 3) if grower else 0.0,
+        leaked_fds=len(leak.fds),
         items_backend=store.backend,
     )

@@ -82,6 +82,8 @@ class Settings:
     slow_factor_ms: float = 50.0
     memory_growth_mb_per_s: float = 0.0
     memory_growth_max_mb: float = 256.0
+    leak_fds: int = 0
+    leak_fds_max: int = 10_000
     state_dir: str = ""
     auth_token: str = ""
     auth_paths: tuple[str, ...] = ("/admin",)
@@ -130,6 +132,8 @@ class Settings:
             slow_factor_ms=_float(e, "SLOW_FACTOR_MS", 50.0),
             memory_growth_mb_per_s=_float(e, "MEMORY_GROWTH_MB_PER_S", 0.0),
             memory_growth_max_mb=_float(e, "MEMORY_GROWTH_MAX_MB", 256.0),
+            leak_fds=_int(e, "LEAK_FDS", 0),
+            leak_fds_max=_int(e, "LEAK_FDS_MAX", 10_000),
             state_dir=e.get("STATE_DIR", "").strip(),
             auth_token=e.get("AUTH_TOKEN", "").strip(),
             auth_paths=auth_paths,

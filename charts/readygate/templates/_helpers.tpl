@@ -75,10 +75,10 @@ manifests/rbac/cluster-wide/clusterrole.yaml. Why each: docs/operator.md ("RBAC"
 # target.deploy: the Deployment and Service readygate owns; target.workloadRef: read them.
 - apiGroups: [apps]
   resources: [deployments]
-  verbs: [get, list, create, update]
+  verbs: [get, list, create, update, watch]
 - apiGroups: [apps]
   resources: [statefulsets]
-  verbs: [get]
+  verbs: [get, list, watch]
 - apiGroups: [""]
   resources: [services]
   verbs: [get, list, create, update]
@@ -86,10 +86,11 @@ manifests/rbac/cluster-wide/clusterrole.yaml. Why each: docs/operator.md ("RBAC"
 - apiGroups: [discovery.k8s.io]
   resources: [endpointslices]
   verbs: [list]
-# Diagnosis (pods, their logs), resilience (killing pods), pod readiness gates (pods/status).
+# Diagnosis (pods, their logs), resilience (killing pods), pod readiness gates (pods/status);
+# list and watch feed the one shared watch cache every run and gate reads pods from.
 - apiGroups: [""]
   resources: [pods]
-  verbs: [get, list, delete]
+  verbs: [get, list, delete, watch]
 - apiGroups: [""]
   resources: [pods/status]
   verbs: [patch]
@@ -103,7 +104,7 @@ manifests/rbac/cluster-wide/clusterrole.yaml. Why each: docs/operator.md ("RBAC"
 # Distributed load: Job pods whose histograms are merged.
 - apiGroups: [batch]
   resources: [jobs]
-  verbs: [get, list, create, delete]
+  verbs: [get, list, create, delete, watch]
 {{- end }}
 
 {{/*

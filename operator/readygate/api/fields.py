@@ -34,6 +34,7 @@ class FieldMeta:
     item_enum: tuple[str, ...] | None = None
     item_pattern: str | None = None
     duration: bool = False
+    percent: bool = False  # a fraction in Python, "99.9%" in YAML
     schema_default: Any = None
 
 
@@ -53,6 +54,7 @@ def field(
     item_enum: tuple[str, ...] | None = None,
     item_pattern: str | None = None,
     duration: bool = False,
+    percent: bool = False,
     schema_default: Any = None,
 ) -> Any:
     """A dataclass field carrying its schema metadata.
@@ -73,6 +75,7 @@ def field(
         item_enum=item_enum,
         item_pattern=item_pattern,
         duration=duration,
+        percent=percent,
         schema_default=schema_default,
     )
     if default_factory is not MISSING:

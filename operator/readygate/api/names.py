@@ -18,5 +18,7 @@ Result = Literal["Passed", "Failed", "Inconclusive", "Error", "Running", "Pendin
 RESULTS = ("Passed", "Failed", "Inconclusive", "Error", "Running", "Pending", "Skipped")
 FINAL_RESULTS = frozenset({"Passed", "Failed", "Inconclusive", "Error"})
 # why a run started (status.history, the Reconciling condition's reason)
-RunReason = Literal["NewGeneration", "Resumed", "Periodic", "Retry"]
+RunReason = Literal["NewGeneration", "Resumed", "Periodic", "Retry", "Rerun"]
+# runs of an unchanged spec: they touch no condition until they have their own verdict
+QUIET_REASONS = frozenset({"Periodic", "Rerun"})
 TARGET_KINDS = ("deploy", "workloadRef", "service", "url")

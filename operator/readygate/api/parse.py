@@ -18,6 +18,8 @@ from typing import Any, TypeVar
 
 from readygate.api.durations import format_duration, parse_duration
 from readygate.api.fields import has_default, json_name, meta_of
+from readygate.api.metricexpr import metrics_problems
+from readygate.api.percent import format_percent, parse_percent
 from readygate.api.quantity import parse_quantity
 from readygate.api.schema import unwrap_optional
 from readygate.api.spec import CheckSpec, EnvVar, Header, LoadCheck
@@ -94,6 +96,15 @@ def _parse_value(f: dataclasses.Field[Any], tp: Any, raw: Any, path: str,
             return None
         _check_bounds(value, meta.minimum, meta.maximum, path, problems, duration=True)
         return value
+    if meta.percent:
+        try:
+            value = parse_percent(raw)
+        except ValueError as exc:
+            problems.append(f"{path}: {exc}")
+            return None
+        _check_bounds(value, meta.minimum, meta.maximum, path, problems, duration=False,
+                      percent=True)
+        return value
     value = _parse_typed(tp, raw, path, problems)
     if value is None:
         return None
@@ -155,9 +166,9 @@ def _parse_typed(tp: Any, raw: Any, path: str, problems: list[str]) -> Any:
 
 
 def _check_bounds(value: float, low: float | None, high: float | None, path: str,
-                  problems: list[str], *, duration: bool) -> None:
+                  problems: list[str], *, duration: bool, percent: bool = False) -> None:
     def show(x: float) -> str:
-        return format_duration(x) if duration else f"{x:g}"
+        return format_duration(x) if duration else format_percent(x) if percent else f"{x:g}"
 
     if low is not None and value < low:
         problems.append(f"{path}: must be at least {show(low)}, got {show(value)}")
@@ -189,6 +200,8 @@ def _check_rules(spec: CheckSpec, problems: list[str]) -> None:
             _one_value(env, f"spec.target.deploy.env[{i}]", problems)
     if spec.load is not None:
         _check_load(spec.load, problems)
+    if spec.metrics is not None:
+        problems.extend(metrics_problems(spec.metrics, url_target=t.url is not None))
     has_pods = t.deploy is not None or t.workload_ref is not None or t.service is not None
     if spec.resilience is not None and not has_pods:
         problems.append("spec.resilience: needs a target with pods (deploy, workloadRef or "
@@ -199,6 +212,8 @@ def _check_rules(spec: CheckSpec, problems: list[str]) -> None:
             problems.append(f"spec.resilience.after: {format_duration(spec.resilience.after)} "
                             f"is not within the load ({format_duration(length)}); pods are "
                             "deleted while the load runs")
+    if spec.availability is not None:
+        _check_availability(spec, problems)
     if spec.stability is not None:
         if spec.load is None:
             problems.append("spec.stability: needs spec.load (memory and restarts are watched "
@@ -225,6 +240,25 @@ def _check_rules(spec: CheckSpec, problems: list[str]) -> None:
     if spec.gate is not None and t.deploy is None and t.workload_ref is None:
         problems.append("spec.gate: pod readiness gates need a deploy or workloadRef target "
                         "(the pods whose rollout the gate holds)")
+    if spec.manifest is not None and t.url is not None:
+        problems.append("spec.manifest: judges a pod template, and a url target has none; use "
+                        "a deploy, workloadRef or service target, or remove spec.manifest")
+
+
+def _check_availability(spec: CheckSpec, problems: list[str]) -> None:
+    availability = spec.availability
+    assert availability is not None
+    path = "spec.availability"
+    if spec.load is None:
+        problems.append(f"{path}: is measured over the load: add spec.load (a soak is a long "
+                        "load at a low rate)")
+    elif spec.load.stress is not None:
+        problems.append(f"{path}: is not judged over a stress run, which raises the rate until "
+                        "the service breaks: give spec.load a rate or stages instead of stress")
+    if availability.window != round(availability.window):
+        problems.append(f"{path}.window: {format_duration(availability.window)} is not whole "
+                        "seconds (the load counts its requests per second); use e.g. "
+                        f"{format_duration(max(1.0, round(availability.window)))}")
 
 
 def _load_length(load: LoadCheck) -> float | None:

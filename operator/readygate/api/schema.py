@@ -17,11 +17,15 @@ import types
 import typing
 from typing import Any
 
+from readygate.api import report, rerun
 from readygate.api import spec as spec_types
 from readygate.api.durations import PATTERN as DURATION_PATTERN
 from readygate.api.durations import format_duration
 from readygate.api.fields import has_default, json_name, meta_of, rules_of
 from readygate.api.names import PHASES, RESULTS, VERDICTS
+from readygate.api.percent import MAX_LENGTH as PERCENT_CHARS
+from readygate.api.percent import PATTERN as PERCENT_PATTERN
+from readygate.api.percent import format_percent
 
 GROUP = "readygate.io"
 VERSION = "v1alpha1"
@@ -83,6 +87,12 @@ def field_schema(f: dataclasses.Field[Any], tp: Any) -> dict[str, Any]:
         bounds = _duration_rule(meta.minimum, meta.maximum)
         if bounds is not None:
             out["x-kubernetes-validations"] = [bounds]
+    elif meta.percent:
+        out = {"type": "string", "pattern": PERCENT_PATTERN, "maxLength": PERCENT_CHARS}
+        description = meta.description + _percent_bounds(meta.minimum, meta.maximum)
+        bounds = _percent_rule(meta.minimum, meta.maximum)
+        if bounds is not None:
+            out["x-kubernetes-validations"] = [bounds]
     else:
         out = type_schema(tp)
         description = meta.description
@@ -125,6 +135,30 @@ def _duration_rule(low: float | None, high: float | None) -> dict[str, str] | No
     return {"rule": " && ".join(parts), "message": "must be " + " and ".join(words)}
 
 
+def _percent_bounds(low: float | None, high: float | None) -> str:
+    words = [f"at least {format_percent(low)}" if low is not None else "",
+             f"at most {format_percent(high)}" if high is not None else ""]
+    said = " and ".join(w for w in words if w)
+    return (" A percentage such as 99.9% (with the percent sign; a number such as 0.999 is "
+            "refused)" + (f"; {said}." if said else "."))
+
+
+def _percent_rule(low: float | None, high: float | None) -> dict[str, str] | None:
+    """The bounds of a percentage field as a CEL rule, checked once the pattern holds."""
+    value = "double(self.replace('%', ''))"
+    parts, words = [], []
+    for op, bound, word in ((">=", low, "at least"), ("<=", high, "at most")):
+        if bound is not None:
+            number = format_percent(bound)[:-1]
+            parts.append(f"{value} {op} {number if '.' in number else number + '.0'}")
+            words.append(f"{word} {format_percent(bound)}")
+    if not parts:
+        return None
+    pattern = PERCENT_PATTERN.replace("\\", "\\\\")  # a CEL string literal
+    return {"rule": f"!self.matches('{pattern}') || (" + " && ".join(parts) + ")",
+            "message": "must be " + " and ".join(words) + ", such as 99.9%"}
+
+
 def _schema_default(f: dataclasses.Field[Any]) -> Any:
     """The default shown by the API server, for scalars only (objects default in code)."""
     meta = meta_of(f)
@@ -134,6 +168,8 @@ def _schema_default(f: dataclasses.Field[Any]) -> Any:
         return None
     if meta.duration:
         return format_duration(float(f.default))
+    if meta.percent:
+        return format_percent(float(f.default))
     if isinstance(f.default, (str, int, float, bool)):
         return f.default
     return None
@@ -202,8 +238,10 @@ def status_schema() -> dict[str, Any]:
         "description": "One check's result with its evidence.",
         "required": ["name", "result"],
         "properties": {
-            "name": _f("string", "The check: deploy, readiness, liveness, security, load, "
-                                 "stability, resilience or persistence.", maxLength=63),
+            "name": _f("string", "The check: deploy, readiness, liveness, manifest, security, "
+                                 "load, availability, stability, resilience, metrics or "
+                                 "persistence.",
+                         maxLength=63),
             "result": _f("string", "Passed, Failed, Inconclusive (not enough data — never a "
                                    "silent pass) or Error (could not measure); Pending, "
                                    "Running or Skipped while the run goes on.",
@@ -303,6 +341,11 @@ def status_schema() -> dict[str, Any]:
             "error": {"type": "object", "description": "Why the spec or the target cannot be "
                                                        "used (phase Error).",
                       "properties": {"message": _f("string", "What to fix.")}},
+            "charts": report.charts_schema(),
+            "baseline": report.baseline_schema(),
+            "handledRerun": _f("string", f"The {rerun.ANNOTATION} annotation's value the last "
+                                         "run started with; another value starts a run.",
+                               maxLength=rerun.TOKEN_CHARS),
         },
     }
 

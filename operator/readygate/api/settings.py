@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Mapping
+from urllib.parse import urlsplit
 
 SYSTEM_NAMESPACES = ("kube-system", "kube-public", "kube-node-lease")
 
@@ -33,6 +34,10 @@ class Settings:
     worker_pull_policy: str = "IfNotPresent"
     job_start_delay: float = 10.0  # seconds for load Job pods to start before the shared t0
     kubelet_insecure_tls: bool = False  # kubelets with self-signed serving certificates
+    # threads (and pooled connections) for calls to the API server; watches have their own
+    kube_workers: int = 16
+    # the Prometheus that metrics.promql queries (http(s)://host[:port][/prefix]); None: none
+    prometheus_url: str | None = None
 
     @property
     def probe_rate(self) -> float:
@@ -80,7 +85,32 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
         job_start_delay=_float(env, "READYGATE_JOB_START_DELAY", 10.0, 0.0, 110.0),
         kubelet_insecure_tls=_choice(env, "READYGATE_KUBELET_INSECURE_TLS", "false",
                                      ("true", "false")) == "true",
+        kube_workers=int(_float(env, "READYGATE_KUBE_WORKERS", 16, 2, 256)),
+        prometheus_url=_prometheus_url(env),
     )
+
+
+def _prometheus_url(env: Mapping[str, str]) -> str | None:
+    """READYGATE_PROMETHEUS_URL without a trailing slash: an http(s) URL of the Prometheus
+    (or a path prefix under which its /api/v1/query is served), without credentials."""
+    raw = (env.get("READYGATE_PROMETHEUS_URL") or "").strip()
+    if not raw:
+        return None
+    key = "READYGATE_PROMETHEUS_URL"
+    if "@" in raw.split("//", 1)[-1].split("/", 1)[0]:  # not repeated: it holds a password
+        raise SettingsError(f"{key}: credentials in the URL are not supported")
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range
+    except ValueError as exc:
+        raise SettingsError(f"{key}={raw!r}: not a URL ({exc})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SettingsError(f"{key}={raw!r}: must be an http:// or https:// URL with a host, "
+                            "such as http://prometheus.monitoring:9090")
+    if parts.query or parts.fragment:
+        raise SettingsError(f"{key}={raw!r}: no query or fragment (the queries are sent to "
+                            "<url>/api/v1/query)")
+    return raw.rstrip("/")
 
 
 def _choice(env: Mapping[str, str], key: str, default: str, allowed: tuple[str, ...]) -> str:

@@ -344,6 +344,33 @@ class LoadCheck:
 
 
 
+MIN_OBJECTIVE = 0.5  # below it is a typo (0.999% for 99.9%) more often than an objective
+MAX_OBJECTIVE = 0.999999  # 100% leaves no error budget to consume
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class AvailabilityCheck:
+    RULES: ClassVar[tuple[Rule, ...]] = (Rule(
+        "!has(self.window) || duration(self.window).getMilliseconds() % 1000 == 0",
+        "window is whole seconds (the load counts its requests per second), such as 10s or 1m",
+        field_path=".window"),)
+
+    objective: float = field(
+        "Smallest acceptable fraction of successful requests over the load, and in every "
+        "window of it: 99.9% allows 1 failed request in 1000 (the error budget).",
+        percent=True, minimum=MIN_OBJECTIVE, maximum=MAX_OBJECTIVE)
+    window: float = field(
+        "The load is cut into windows this long (from its start; the last one may be "
+        "shorter) and each window's fraction of successful requests is judged too.",
+        default=10.0, duration=True, minimum=1.0, maximum=MAX_LOAD_DURATION)
+    worst_window: str = field(
+        "When the whole load meets the objective but a window does not: fail the check, warn "
+        "(verdict Conditional), or ignore (only reported).", default="Warn", enum=POLICIES)
+    min_requests: int = field(
+        "Fewer requests over the load than this makes the result Inconclusive, never a pass.",
+        default=100, minimum=1, maximum=100_000_000)
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class ResilienceCheck:
     kill_pods: int = field("Target pods deleted at once (the oldest first).", default=1,
@@ -359,6 +386,10 @@ class ResilienceCheck:
         "Error budget: largest acceptable fraction of failed requests between the deletion and "
         "the recovery. Unset: errors are reported, not judged.", default=None, minimum=0.0,
         maximum=1.0)
+    max_downtime: float | None = field(
+        "Longest acceptable downtime: the seconds between the deletion and the recovery in "
+        "which no request succeeded although requests were sent. Unset: reported, not judged.",
+        default=None, duration=True, minimum=0.0, maximum=MAX_BUDGET)
     grace_period: float = field(
         "Grace period of the deletions: 1s kills the containers almost at once, like a crash; "
         "longer lets them shut down gracefully.", default=1.0, duration=True, minimum=1.0,
@@ -438,6 +469,165 @@ class SecurityCheck:
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
+class ManifestCheck:
+    """Each finding about the target's pod template: fail the check, warn, or ignore."""
+
+    readiness_probe: str = field(
+        "A container without a readinessProbe: its pod counts as Ready as soon as it starts "
+        "and takes traffic before it can serve.", default="Fail", enum=POLICIES)
+    liveness_probe: str = field(
+        "A container without a livenessProbe: a process that hangs is never restarted.",
+        default="Warn", enum=POLICIES)
+    probes_answered: str = field(
+        "An httpGet readiness or liveness probe on the port readygate probed whose path did "
+        "not answer 2xx in this run, or is not a path the run probed (readiness.path, "
+        "liveness.path): the kubelet would judge the pods by what readygate did not verify.",
+        default="Warn", enum=POLICIES)
+    resources: str = field(
+        "A container without requests.cpu, requests.memory or limits.memory: it is scheduled "
+        "without the room it needs and can take a node's memory.", default="Fail",
+        enum=POLICIES)
+    run_as_non_root: str = field(
+        "A container (or init container) that may run as root: runAsUser 0, or neither "
+        "runAsNonRoot: true nor a non-zero runAsUser in its or the pod's securityContext.",
+        default="Fail", enum=POLICIES)
+    read_only_root_filesystem: str = field(
+        "A container (or init container) whose root filesystem is writable "
+        "(readOnlyRootFilesystem not true).", default="Warn", enum=POLICIES)
+    allow_privilege_escalation: str = field(
+        "A container (or init container) without allowPrivilegeEscalation: false.",
+        default="Fail", enum=POLICIES)
+    capabilities: str = field(
+        "A container (or init container) that does not drop ALL capabilities or adds one "
+        "other than NET_BIND_SERVICE.", default="Warn", enum=POLICIES)
+    privileged: str = field("A privileged container (or init container).", default="Fail",
+                            enum=POLICIES)
+    host_namespaces: str = field(
+        "A pod that shares the node's network, PID or IPC namespace (hostNetwork, hostPID, "
+        "hostIPC).", default="Fail", enum=POLICIES)
+    image_tag: str = field(
+        "An image with no tag or the tag latest, and no digest: what runs changes with every "
+        "push.", default="Fail", enum=POLICIES)
+    image_digest: str = field(
+        "An image pinned by a tag but not by digest (@sha256:...): a tag can be moved to other "
+        "contents.", default="Ignore", enum=POLICIES)
+    containers: tuple[str, ...] = field(
+        "Judge only these containers and init containers, by name; when empty, all of them.",
+        default=(), max_items=64, item_pattern=DNS_LABEL)
+
+
+# spec.metrics: what may be asked of a target's own numbers (api.metricexpr parses the series
+# selectors, rule expressions and PromQL templates; parse checks them)
+MAX_METRIC_ITEMS = 16
+MAX_METRIC_VALUE = 1e18
+COMPARISONS = (">", ">=", "<", "<=", "==", "!=")
+SERIES = r"^[a-zA-Z_:][a-zA-Z0-9_:]*[ \t]*(\{[^\n]*\})?[ \t]*$"
+SERIES_EXPR = r"^[ \t]*[a-zA-Z_:][^\n]*$"
+
+
+def _unique_names(field_name: str) -> Rule:
+    return Rule(f"!has(self.{field_name}) || self.{field_name}.all(a, "
+                f"self.{field_name}.exists_one(b, b.name == a.name))",
+                f"the names of {field_name} must be unique", field_path=f".{field_name}")
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MetricsGrowth:
+    RULES: ClassVar[tuple[Rule, ...]] = (Rule(
+        "has(self.max) || has(self.maxPerMinute)",
+        "set max, maxPerMinute or both: a growth without a bound judges nothing"),)
+
+    series: str = field(
+        "The series whose growth is bounded: a metric name with optional exact label matchers "
+        "(process_open_fds, process_resident_memory_bytes, "
+        "db_pool_connections{pool=\"orders\"}); a pod's value is the sum of the samples it "
+        "matches.", pattern=SERIES, max_length=1024)
+    max: float | None = field(
+        "Largest acceptable growth of a pod's value (last minus first scrape; bytes for a "
+        "*_bytes series).", default=None, minimum=0.0, maximum=MAX_METRIC_VALUE)
+    max_per_minute: float | None = field(
+        "Largest acceptable growth per minute between a pod's first and last scrape.",
+        default=None, minimum=0.0, maximum=MAX_METRIC_VALUE)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MetricsRule:
+    name: str = field("Name of the rule, unique among rules and promql (it keys the measured "
+                      "value).", pattern=DNS_LABEL, max_length=63)
+    expr: str = field(
+        "A series, or the ratio of two (cache_hits_total / cache_lookups_total, "
+        "http_responses_total{code=\"500\"} / http_responses_total), with exact label matchers "
+        "(= or !=); each series is the sum of the samples it matches. A ratio with a zero or "
+        "missing denominator is no data.", pattern=SERIES_EXPR, max_length=2048)
+    op: str = field("How the value compares with value: it must hold.", enum=COMPARISONS)
+    value: float = field("The bound.", minimum=-MAX_METRIC_VALUE, maximum=MAX_METRIC_VALUE)
+    sample: str = field(
+        "last: the values of the last scrape (gauges); increase: what each series gained "
+        "between the first and the last scrape, counter resets included (counters: the hit "
+        "ratio over the check, not since the process started).", default="last",
+        enum=("last", "increase"))
+    scope: str = field(
+        "pod: every pod must satisfy the rule on its own; target: the series of all pods are "
+        "added up first (the ratio of the whole service).", default="pod",
+        enum=("pod", "target"))
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class PromQLRule:
+    name: str = field("Name of the query, unique among rules and promql (it keys the measured "
+                      "value).", pattern=DNS_LABEL, max_length=63)
+    query: str = field(
+        "An instant PromQL query sent to the operator's Prometheus (READYGATE_PROMETHEUS_URL) "
+        "at the end of the run. Inside quoted label values {namespace}, {name} (the target "
+        "workload, else the check) and {pod} (the query is then asked once per pod) are "
+        "replaced, escaped; no other placeholder exists. Every series of the answer must "
+        "satisfy op and value; no series is no data (Inconclusive), never a pass.",
+        max_length=4096)
+    op: str = field("How each value compares with value: it must hold.", enum=COMPARISONS)
+    value: float = field("The bound.", minimum=-MAX_METRIC_VALUE, maximum=MAX_METRIC_VALUE)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MetricsCheck:
+    RULES: ClassVar[tuple[Rule, ...]] = (
+        Rule("(has(self.growth) && size(self.growth) > 0) || (has(self.rules) && "
+             "size(self.rules) > 0) || (has(self.promql) && size(self.promql) > 0)",
+             "name at least one growth bound, rule or promql query"),
+        _unique_names("rules"),
+        _unique_names("promql"),
+    )
+
+    path: str = field("Path of the pods' Prometheus endpoint (text exposition format).",
+                      default="/metrics", pattern=HTTP_PATH, max_length=1024)
+    port: int | None = field(
+        "Port of the pods' metrics endpoint; defaults to the port the checks probe. Not for a "
+        "url target, whose metrics are read at its own URL and path.", default=None, minimum=1,
+        maximum=65535)
+    scrape_every: float = field(
+        "Time between scrapes of each pod: once before the load, then while it runs, and once "
+        "more settle after it.", default=5.0, duration=True, minimum=1.0, maximum=300.0)
+    settle: float = field(
+        "Wait after the load before the last scrape, so what the load held (connections) is "
+        "released and what stays is a leak.", default=2.0, duration=True, minimum=0.0,
+        maximum=300.0)
+    observe_for: float = field(
+        "Without a load: how long the pods are scraped.", default=30.0, duration=True,
+        minimum=1.0, maximum=MAX_BUDGET)
+    timeout: float = field("Timeout of one scrape or one PromQL query.", default=5.0,
+                           duration=True, minimum=0.1, maximum=60.0)
+    growth: tuple[MetricsGrowth, ...] = field(
+        "Bounds on how much a series may grow on each pod from the first scrape to the last.",
+        default=(), max_items=MAX_METRIC_ITEMS)
+    rules: tuple[MetricsRule, ...] = field(
+        "Thresholds and ratios over the scraped series (a cache hit ratio).", default=(),
+        max_items=MAX_METRIC_ITEMS)
+    promql: tuple[PromQLRule, ...] = field(
+        "PromQL queries against the operator's Prometheus, judged as Argo Rollouts, Flagger "
+        "and Keptn judge; without READYGATE_PROMETHEUS_URL they are Inconclusive.",
+        default=(), max_items=MAX_METRIC_ITEMS)
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
 class Gate:
     pod_readiness_gate: str = field(
         "Condition type of the pod readiness gate this check sets on the target's pods, such "
@@ -467,6 +657,12 @@ class CheckSpec:
         Rule("!has(self.persistence) || !has(self.target.url) || has(self.persistence.restart)",
              "a url target has no workload to restart: name the Deployment or StatefulSet in "
              "persistence.restart", field_path=".persistence"),
+        Rule("!has(self.manifest) || !has(self.target.url)",
+             "manifest judges a pod template: it needs a deploy, workloadRef or service "
+             "target; a url target has none", field_path=".manifest"),
+        Rule("!has(self.metrics) || !has(self.target.url) || !has(self.metrics.port)",
+             "metrics.port is a pod's port; a url target's metrics are read at its own URL and "
+             "metrics.path", field_path=".metrics.port"),
         Rule("!has(self.gate) || has(self.target.deploy) || has(self.target.workloadRef)",
              "pod readiness gates need a deploy or workloadRef target", field_path=".gate"),
         Rule("!has(self.resilience) || !has(self.load) || has(self.load.stress) || "
@@ -475,6 +671,12 @@ class CheckSpec:
              " : duration(self.load.duration))",
              "resilience.after is not within the load: pods are deleted while the load runs",
              field_path=".resilience.after"),
+        Rule("!has(self.availability) || has(self.load)",
+             "availability is measured over the load: add spec.load (a soak is a long load at "
+             "a low rate)", field_path=".availability"),
+        Rule("!has(self.availability) || !has(self.load) || !has(self.load.stress)",
+             "availability is not judged over a stress run, which raises the rate until the "
+             "service breaks: give the load a rate or stages", field_path=".availability"),
     )
 
     target: Target = field("What to verify: exactly one of deploy, workloadRef, service, url.")
@@ -484,6 +686,10 @@ class CheckSpec:
                                           default_factory=ReadinessCheckSpec)
     load: LoadCheck | None = field("Load to apply after readiness, and its thresholds.",
                                    default=None)
+    availability: AvailabilityCheck | None = field(
+        "The fraction of successful requests over the load, overall and per window, against "
+        "an objective such as 99.9%, with the error budget consumed; needs spec.load.",
+        default=None)
     resilience: ResilienceCheck | None = field(
         "Delete target pods (during the load, when there is one) and measure the recovery.",
         default=None)
@@ -492,9 +698,17 @@ class CheckSpec:
         default=None)
     stability: StabilityCheck | None = field(
         "Watch container memory and restarts while the load runs.", default=None)
+    metrics: MetricsCheck | None = field(
+        "Judge the service by its own numbers during and after the load: growth bounds and "
+        "rules over its pods' Prometheus endpoint, and PromQL against the operator's "
+        "Prometheus.", default=None)
     security: SecurityCheck | None = field(
         "Probe for unauthenticated access, disclosed server versions and leaked stack traces.",
         default=None)
+    manifest: ManifestCheck | None = field(
+        "Judge the target's pod template statically (probes, resources, who it runs as, image "
+        "pinning), each finding Fail, Warn or Ignore; needs a deploy, workloadRef or service "
+        "target.", default=None)
     gate: Gate | None = field("Pod readiness gate set by this check.", default=None)
     schedule: Schedule | None = field("Periodic re-verification.", default=None)
 
@@ -515,6 +729,7 @@ def target_kind(target: Target) -> TargetKind:
 
 __all__ = [
     "DURATION_PATTERN",
+    "AvailabilityCheck",
     "CheckSpec",
     "DeployTarget",
     "EnvVar",
@@ -527,7 +742,12 @@ __all__ = [
     "LoadStage",
     "LoadStress",
     "LoadThresholds",
+    "ManifestCheck",
+    "MetricsCheck",
+    "MetricsGrowth",
+    "MetricsRule",
     "PersistenceCheck",
+    "PromQLRule",
     "ReadinessCheckSpec",
     "ResilienceCheck",
     "Resources",

@@ -1,5 +1,7 @@
-"""The ``readygate`` command: ``run`` the operator, print the ``crd``, ``load`` a URL, or
-``check`` a ReadinessCheck file against a URL outside any cluster.
+"""The ``readygate`` command: ``run`` the operator, print the ``crd``, ``load`` a URL,
+``check`` a ReadinessCheck file against a URL outside any cluster, or — with the user's
+kubeconfig — ``report`` on a check, ``get`` the scorecard and ``rerun`` a check (the same
+commands as ``kubectl readygate``, ``cli.kubectl``).
 
 Thin on purpose: each sub-command hands over to the module that owns the work.
 """
@@ -46,10 +48,18 @@ def _check(argv: list[str]) -> int:
     return check_main(argv)
 
 
+def _kubectl(argv: list[str]) -> int:
+    from readygate.cli.kubectl import main as kubectl_main
+
+    return kubectl_main(argv, prog="readygate")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] == "load":
         return _load(argv[1:])
+    if argv and argv[0] in ("report", "get", "rerun"):
+        return _kubectl(argv)
     if argv and argv[0] == "check":
         return _check(argv[1:])
     parser = argparse.ArgumentParser(prog="readygate", description=__doc__)
@@ -68,6 +78,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     crd.set_defaults(fn=_crd)
     sub.add_parser("load", help="apply load to a URL (readygate load --help)")
     sub.add_parser("check", help="run a ReadinessCheck file's load check against a URL")
+    sub.add_parser("report", help="a check's readiness report, Markdown or HTML "
+                                  "(readygate report --help)")
+    sub.add_parser("get", help="the scorecard of checks")
+    sub.add_parser("rerun", help="run a check again now, without changing its spec")
     args = parser.parse_args(argv)
     result: int = args.fn(args)
     return result

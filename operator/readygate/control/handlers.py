@@ -24,6 +24,7 @@ from readygate.control.supervisor import Supervisor
 from readygate.judge.targets import TargetError
 from readygate.kube.client import Kube, KubeError, load_config
 from readygate.kube.selectors import SelectorError
+from readygate.kube.watchcache import WatchCache
 from readygate.load.pacer import Pacer
 from readygate.run.context import Runtime
 from readygate.run.gatekeeper import release, target_selector
@@ -53,9 +54,10 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: ko
     # so the operator needs no list/watch on them (see docs/operator.md).
     settings.scanning.disabled = not getattr(memo, "scan", True)
     load_config()
-    kube = Kube()
-    config = await _with_worker_image(from_env(), kube, logger)
     metrics = Metrics()
+    config = from_env()
+    kube = Kube(workers=config.kube_workers, on_request=metrics.api_request)
+    config = await _with_worker_image(config, kube, logger)
     lag = LagMonitor()
     memo.lag_task = asyncio.get_running_loop().create_task(lag.run(), name="event loop lag")
     metrics.load_rate_limit.set(config.load_rate)
@@ -66,7 +68,10 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: ko
                                          lag=lag),
                            rate_budget=RateBudget(config.load_rate, cap=config.max_total_rate,
                                                   on_change=metrics.load_rate_in_use.set),
-                           metrics=metrics, load_runner=run_load_check,
+                           metrics=metrics,
+                           cache=WatchCache(kube, on_relist=lambda resource: (
+                               metrics.watch_relists.labels(resource).inc())),
+                           load_runner=run_load_check,
                            run_slots=asyncio.Semaphore(config.max_concurrent_runs))
     logger.info("readygate is ready; watching ReadinessChecks (metrics on :%s)",
                 config.metrics_port or "off")

@@ -22,7 +22,7 @@ from readygate.api.clock import utc_now
 from readygate.api.names import RunReason
 from readygate.api.parse import SpecError, parse_spec
 from readygate.api.spec import CheckSpec
-from readygate.control.plan import decide
+from readygate.control.plan import decide, rerun_token
 from readygate.kube.client import KubeError
 from readygate.run.context import Runtime
 from readygate.run.gatekeeper import Gatekeeper
@@ -48,13 +48,15 @@ class Supervisor:
                                    metrics=runtime.metrics,
                                    resource_version=meta.get("resourceVersion"))
         runtime.metrics.observe(self.namespace, self.name, self.writer.current)
-        self.gatekeeper = Gatekeeper(runtime.kube, runtime.prober, body, self.writer)
+        self.gatekeeper = Gatekeeper(runtime.kube, runtime.prober, body, self.writer,
+                                     runtime.cache)
         self.task: asyncio.Task[RunView] | None = None
         self.task_generation: int | None = None
         self.failures = 0
         self.bugs = 0  # runs in a row that failed on something other than the API
         self.failed_generation: int | None = None  # the generation whose run failed last
         self.retry_at = 0.0
+        self.parsed: tuple[int, CheckSpec | None] | None = None  # (generation, its spec)
 
     def _snapshot(self) -> dict[str, Any]:
         return {"metadata": copy.deepcopy(dict(self.body["metadata"])),
@@ -62,6 +64,8 @@ class Supervisor:
 
     async def loop(self, stopped: Any) -> None:
         metrics = self.rt.metrics
+        # the namespace's pods, workloads and load Jobs are watched while a check lives there
+        self.rt.cache.hold(self.namespace)
         try:
             while not stopped:
                 metrics.reconciles.inc()
@@ -80,6 +84,7 @@ class Supervisor:
         finally:
             await self.gatekeeper.stop()
             await self._cancel()
+            self.rt.cache.release(self.namespace)
 
     async def turn(self) -> float:
         await self._reap()
@@ -87,12 +92,7 @@ class Supervisor:
             await self._resync()
         generation = int(self.body["metadata"].get("generation") or 1)
         status = self.writer.current
-        snapshot = self._snapshot()
-        spec: CheckSpec | None
-        try:
-            spec = parse_spec(snapshot["spec"])
-        except SpecError:
-            spec = None
+        spec = self._spec(generation)
         every = spec.schedule.every if spec is not None and spec.schedule else None
         if spec is not None and self.namespace not in self.rt.settings.excluded_namespaces:
             await self.gatekeeper.turn(spec, generation)
@@ -102,7 +102,9 @@ class Supervisor:
             self.retry_at = 0.0
             self.failed_generation = None
         d = decide(generation=generation, status=status, running=self.task_generation,
-                   now=time.time(), every=every, poll=self.rt.settings.poll_interval)
+                   now=time.time(), every=every, poll=self.rt.settings.poll_interval,
+                   rerun=rerun_token(self.body["metadata"]) if spec is not None and
+                   self.namespace not in self.rt.settings.excluded_namespaces else None)
         if d.action == "wait":
             return d.wait
         if d.action == "restart":
@@ -116,8 +118,19 @@ class Supervisor:
         reason: RunReason = d.reason or "NewGeneration"
         if reason == "Resumed" and self.failures:
             reason = "Retry"
-        await self._start(snapshot, generation, reason)
+        await self._start(self._snapshot(), generation, reason)
         return self.rt.settings.poll_interval
+
+    def _spec(self, generation: int) -> CheckSpec | None:
+        """The parsed spec (None: invalid), parsed once per generation: an idle check's turn
+        costs a comparison, not a parse."""
+        if self.parsed is None or self.parsed[0] != generation:
+            try:
+                spec: CheckSpec | None = parse_spec(dict(self.body.get("spec") or {}))
+            except SpecError:
+                spec = None
+            self.parsed = (generation, spec)
+        return self.parsed[1]
 
     async def _start(self, snapshot: dict[str, Any], generation: int, reason: RunReason) -> None:
         run = int(self.writer.current.get("runs") or 0) + 1

@@ -36,6 +36,7 @@ class Answer:
     error: str | None = None
     latency: float = 0.0
     overloaded: bool = False  # see Sample.overloaded
+    truncated: bool = False  # the body went on past the request's limit (the rest was not read)
 
     @property
     def ok(self) -> bool:

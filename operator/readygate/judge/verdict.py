@@ -6,7 +6,7 @@ probed cannot score 100; that is the point of measuring instead of expecting.
 
 Verdicts: Failed beats Error beats Inconclusive beats Conditional beats Passed. Conditional is a
 pass with warnings: a threshold the check's author named as a warning (``load.warnOnly``) or a
-security finding set to ``Warn`` was breached. A check that passed with warnings earns
+security or manifest finding set to ``Warn`` was breached. A check that passed with warnings earns
 ``WARNED_POINTS`` of its weight.
 """
 

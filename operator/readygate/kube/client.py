@@ -14,6 +14,11 @@ camelCase keys. API errors are mapped to a small tree, drawn here:
 hash of what was asked (``manifests.ANNOTATION_HASH``) differs — and only when that object is
 owned by the same ReadinessCheck: an object of the same name that readygate did not create is
 never replaced (``Refused``). Jobs and Secrets are created the same way.
+
+Every request is counted by verb and resource through ``on_request`` (the operator's
+``readygate_api_requests_total``). ``list_objects`` and ``watch`` feed the shared watch cache
+(``kube.watchcache``): a watch streams in a thread of its own, outside the pool, so a long-lived
+connection never takes a worker from short calls.
 """
 
 from __future__ import annotations
@@ -25,7 +30,9 @@ import contextlib
 import functools
 import json
 import logging
-from collections.abc import Mapping
+import re
+import threading
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import kubernetes
@@ -37,6 +44,30 @@ from readygate.kube.selectors import SelectorError, from_map
 
 log = logging.getLogger(__name__)
 Obj = dict[str, Any]
+OnRequest = Callable[[str, str, str], None]  # (verb, resource, code)
+WATCH_CONNECTIONS = 256  # connections kept for watches (4 per watched namespace)
+MAX_WATCH_LINE = 8 * 1024 * 1024  # one event is one object: far below etcd's own limit of it
+_VERBS = {"read": "get", "get": "get", "list": "list", "create": "create", "replace": "update",
+          "patch": "patch", "delete": "delete"}
+_RESOURCES = {"pod": "pods", "pod_log": "pods/log", "pod_status": "pods/status",
+              "deployment": "deployments", "stateful_set": "statefulsets",
+              "service": "services", "endpoint_slice": "endpointslices", "secret": "secrets",
+              "job": "jobs", "custom_object": "readinesschecks",
+              "custom_object_status": "readinesschecks/status", "node": "nodes"}
+_METHOD = re.compile(r"^(?P<verb>[a-z]+)_(?:namespaced_)?(?P<resource>[a-z_]+)$")
+
+
+def describe(method: str) -> tuple[str, str]:
+    """(verb, resource) of a client method's name, as the API server's metrics spell them:
+    ``list_namespaced_pod`` -> (list, pods), ``read_namespaced_pod_log`` -> (get, pods/log)."""
+    m = _METHOD.match(method)
+    if m is None or m["verb"] not in _VERBS:
+        return "other", method
+    return _VERBS[m["verb"]], _RESOURCES.get(m["resource"], m["resource"])
+
+
+class Gone(Exception):
+    """410: the resourceVersion a watch resumes from is too old; list again."""
 
 
 class KubeError(Exception):
@@ -67,6 +98,22 @@ def load_config() -> None:
         kubernetes.config.load_incluster_config()  # type: ignore[no-untyped-call]
     except kubernetes.config.ConfigException:
         kubernetes.config.load_kube_config()  # type: ignore[no-untyped-call]
+
+
+def load_user_config(kubeconfig: str | None = None, context: str | None = None) -> str:
+    """A person's kubeconfig (``KUBECONFIG`` or ``kubeconfig``, its current context or
+    ``context``) for the command line; returns that context's namespace (else ``default``)."""
+    try:
+        kubernetes.config.load_kube_config(  # type: ignore[no-untyped-call]
+            config_file=kubeconfig, context=context)
+        contexts, active = kubernetes.config.list_kube_config_contexts(  # type: ignore[no-untyped-call]
+            config_file=kubeconfig)
+    except (kubernetes.config.ConfigException, OSError) as exc:
+        raise KubeError(f"cannot use the kubeconfig: {exc}") from exc
+    chosen = next((c for c in contexts or [] if c.get("name") == context), None) \
+        if context else active
+    namespace = ((chosen or {}).get("context") or {}).get("namespace")
+    return str(namespace) if namespace else "default"
 
 
 def _map_error(exc: Exception) -> KubeError:
@@ -120,7 +167,8 @@ def _require_owner(kind: str, current: Mapping[str, Any], wanted: Mapping[str, A
 class Kube:
     """Async facade over the synchronous client. One per operator (or per test)."""
 
-    def __init__(self, api_client: Any | None = None, workers: int = 16) -> None:
+    def __init__(self, api_client: Any | None = None, workers: int = 16,
+                 on_request: OnRequest | None = None) -> None:
         if api_client is None:
             # One HTTP connection per thread that may call at once: the client's own default
             # pool (cpu_count * 5) is smaller than this thread pool on small nodes, and a
@@ -129,25 +177,49 @@ class Kube:
             config.connection_pool_maxsize = max(workers,
                                                  config.connection_pool_maxsize or 0)
             api_client = kubernetes.client.ApiClient(config)
+            # Watches hold a connection each for minutes: they get a client (and pool) of
+            # their own, so they never crowd the calls' pool ("Connection pool is full,
+            # discarding connection", and a new TLS handshake per call, at 1,000 checks).
+            watch_config = kubernetes.client.Configuration.get_default_copy()
+            watch_config.connection_pool_maxsize = WATCH_CONNECTIONS
+            self.watch_api: Any = kubernetes.client.ApiClient(watch_config)
+        else:
+            self.watch_api = api_client
         self.api = api_client
         self.core = kubernetes.client.CoreV1Api(self.api)
         self.apps = kubernetes.client.AppsV1Api(self.api)
         self.custom = kubernetes.client.CustomObjectsApi(self.api)
         self.batch = kubernetes.client.BatchV1Api(self.api)
         self.discovery = kubernetes.client.DiscoveryV1Api(self.api)
+        if self.watch_api is self.api:
+            self._watch_core, self._watch_apps, self._watch_batch = (self.core, self.apps,
+                                                                     self.batch)
+        else:
+            self._watch_core = kubernetes.client.CoreV1Api(self.watch_api)
+            self._watch_apps = kubernetes.client.AppsV1Api(self.watch_api)
+            self._watch_batch = kubernetes.client.BatchV1Api(self.watch_api)
         self._pool = concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="kube")
+        self.on_request: OnRequest = on_request or (lambda verb, resource, code: None)
 
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
         self.api.close()
+        if self.watch_api is not self.api:
+            self.watch_api.close()
 
     async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("_request_timeout", 30)
         loop = asyncio.get_running_loop()
+        verb, resource = describe(getattr(fn, "__name__", "other"))
         try:
-            return await loop.run_in_executor(self._pool, functools.partial(fn, *args, **kwargs))
+            result = await loop.run_in_executor(self._pool,
+                                                functools.partial(fn, *args, **kwargs))
         except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
-            raise _map_error(exc) from exc
+            mapped = _map_error(exc)
+            self.on_request(verb, resource, str(mapped.status or 0))
+            raise mapped from exc
+        self.on_request(verb, resource, str(getattr(result, "status", 200) or 200))
+        return result
 
     async def _json(self, fn: Any, *args: Any, **kwargs: Any) -> Obj:
         resp = await self._call(fn, *args, _preload_content=False, **kwargs)
@@ -162,6 +234,23 @@ class Kube:
     async def patch_check_status(self, namespace: str, name: str, patch: Mapping[str, Any]) -> Obj:
         return await self._json(self.custom.patch_namespaced_custom_object_status,
                                 GROUP, VERSION, namespace, PLURAL, name, dict(patch))
+
+    async def list_checks(self, namespace: str | None) -> list[Obj]:
+        """The checks of a namespace, or of every namespace (None); for the command line."""
+        if namespace is None:
+            data = await self._json(self.custom.list_cluster_custom_object, GROUP, VERSION,
+                                    PLURAL)
+        else:
+            data = await self._json(self.custom.list_namespaced_custom_object, GROUP, VERSION,
+                                    namespace, PLURAL)
+        return list(data.get("items") or [])
+
+    async def annotate_check(self, namespace: str, name: str,
+                             annotations: Mapping[str, str | None]) -> Obj:
+        """Merge-patch the check's annotations (None removes one): ``kubectl readygate rerun``."""
+        return await self._json(self.custom.patch_namespaced_custom_object, GROUP, VERSION,
+                                namespace, PLURAL, name,
+                                {"metadata": {"annotations": dict(annotations)}})
 
     # -- owned children ------------------------------------------------------------------------
     async def ensure(self, namespace: str, body: Mapping[str, Any]) -> Obj:
@@ -296,9 +385,114 @@ class Kube:
     async def _loop_call(self, fn: Any, *args: Any) -> Any:
         loop = asyncio.get_running_loop()
         try:
-            return await loop.run_in_executor(self._pool, functools.partial(fn, *args))
+            result = await loop.run_in_executor(self._pool, functools.partial(fn, *args))
         except (kubernetes.client.ApiException, urllib3.exceptions.HTTPError, OSError) as exc:
-            raise _map_error(exc) from exc
+            mapped = _map_error(exc)
+            self.on_request("get", "nodes/stats", str(mapped.status or 0))
+            raise mapped from exc
+        self.on_request("get", "nodes/stats", "200")
+        return result
+
+    # -- the watch cache's feed ----------------------------------------------------------------
+    def _lister(self, resource: str, *, watch: bool = False) -> Any:
+        core, apps, batch = ((self._watch_core, self._watch_apps, self._watch_batch) if watch
+                             else (self.core, self.apps, self.batch))
+        try:
+            return {"pods": core.list_namespaced_pod,
+                    "deployments": apps.list_namespaced_deployment,
+                    "statefulsets": apps.list_namespaced_stateful_set,
+                    "jobs": batch.list_namespaced_job}[resource]
+        except KeyError:
+            raise ValueError(f"readygate does not watch {resource}") from None
+
+    async def list_objects(self, resource: str, namespace: str,
+                           label_selector: str | None = None) -> tuple[list[Obj], str]:
+        """Every object of a resource in a namespace (that the selector selects), and the
+        list's resourceVersion to watch from."""
+        kwargs: dict[str, Any] = {"label_selector": label_selector} if label_selector else {}
+        data = await self._json(self._lister(resource), namespace, **kwargs)
+        return list(data.get("items") or []), str((data.get("metadata") or {}).get(
+            "resourceVersion") or "")
+
+    async def watch(self, resource: str, namespace: str, resource_version: str, *,
+                    label_selector: str | None = None,
+                    timeout_seconds: int = 300) -> AsyncIterator[Obj]:
+        """The watch events (``{"type", "object"}``) after ``resource_version``, with
+        bookmarks, until the server ends the watch (``timeout_seconds``). ``Gone`` when the
+        version is too old (relist); ``KubeError`` on any other failure."""
+        fn = self._lister(resource, watch=True)
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Obj | BaseException | None] = asyncio.Queue()
+        held: dict[str, Any] = {}
+        stop = threading.Event()
+
+        def put(item: Obj | BaseException | None) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the loop is gone (shutdown): nobody is reading
+                stop.set()
+
+        def stream() -> None:
+            try:
+                kwargs: dict[str, Any] = {"label_selector": label_selector} \
+                    if label_selector else {}
+                resp = fn(namespace, watch=True, resource_version=resource_version,
+                          allow_watch_bookmarks=True, timeout_seconds=timeout_seconds,
+                          _preload_content=False, _request_timeout=(10, timeout_seconds + 30),
+                          **kwargs)
+                held["resp"] = resp
+                buffer = b""
+                for chunk in resp.stream(64 * 1024, decode_content=True):
+                    if stop.is_set():
+                        break
+                    buffer += chunk
+                    while b"\n" in buffer:
+                        line, buffer = buffer.split(b"\n", 1)
+                        if line.strip():
+                            put(json.loads(line))
+                    if len(buffer) > MAX_WATCH_LINE:
+                        raise Unavailable(f"a watch event of {resource} is over "
+                                          f"{MAX_WATCH_LINE} bytes")
+                put(None)
+            except BaseException as exc:  # handed to the loop, raised there
+                put(exc)
+
+        self.on_request("watch", resource, "200")
+        thread = threading.Thread(target=stream, name=f"watch {resource} {namespace}",
+                                  daemon=True)
+        thread.start()
+        try:
+            while True:
+                item = await queue.get()
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    if stop.is_set():
+                        return
+                    if isinstance(item, (kubernetes.client.ApiException,
+                                         urllib3.exceptions.HTTPError, OSError)):
+                        mapped = _map_error(item)
+                        if mapped.status == 410:
+                            raise Gone(str(mapped)) from item
+                        raise mapped from item
+                    if isinstance(item, (KubeError, ValueError)):
+                        raise item
+                    raise Unavailable(f"watch of {resource}: {type(item).__name__}") from item
+                if item.get("type") == "ERROR":
+                    status = item.get("object") or {}
+                    if status.get("code") == 410:
+                        raise Gone(str(status.get("message") or "410 Gone"))
+                    raise Unavailable(f"watch of {resource}: {status.get('message')}",
+                                      int(status.get("code") or 0))
+                yield item
+        finally:
+            stop.set()
+            resp = held.get("resp")
+            if resp is not None:
+                with contextlib.suppress(Exception):
+                    resp.shutdown()  # unblocks the thread's read
+                with contextlib.suppress(Exception):
+                    resp.release_conn()
 
     # -- distributed load: Jobs and the Secret holding their plan ------------------------------
     async def create_secret(self, namespace: str, body: Mapping[str, Any]) -> Obj:

@@ -61,3 +61,60 @@ def label_selector(selector: Mapping[str, Any] | None) -> str:
     if not parts:
         raise SelectorError("the selector is empty: it would select every pod of the namespace")
     return ",".join(parts)
+
+
+_REQUIREMENT = re.compile(r"^\s*(?P<neg>!)?\s*(?P<key>[^\s=!(),]+)\s*"
+                          r"(?:(?P<op>==|=|!=|\s+in\s+|\s+notin\s+)\s*"
+                          r"(?P<rest>\([^()]*\)|[^\s(),]*)\s*)?$")
+
+
+def _split(query: str) -> list[str]:
+    """The requirements of a query string: commas outside parentheses separate them."""
+    parts, depth, start = [], 0, 0
+    for i, ch in enumerate(query):
+        if ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "," and depth == 0:
+            parts.append(query[start:i])
+            start = i + 1
+    parts.append(query[start:])
+    return [p for p in parts if p.strip()]
+
+
+def matches(query: str, labels: Mapping[str, str] | None) -> bool:
+    """Whether a label selector query string (as ``label_selector`` writes it, or the API
+    server takes it) selects an object with these labels. Used on the watch cache, so a read
+    selects exactly what a LIST with the same ``labelSelector`` would. An empty query selects
+    nothing here (readygate never reads every pod); SelectorError on a query it cannot read."""
+    labels = labels or {}
+    parts = _split(query)
+    if not parts:
+        return False
+    for part in parts:
+        m = _REQUIREMENT.match(part)
+        if m is None:
+            raise SelectorError(f"{part!r} is not a label selector requirement")
+        key, op, rest = m["key"], (m["op"] or "").strip(), m["rest"]
+        if m["neg"]:
+            if op:
+                raise SelectorError(f"{part!r} is not a label selector requirement")
+            if key in labels:
+                return False
+            continue
+        if not op:
+            if key not in labels:
+                return False
+            continue
+        if op in ("in", "notin"):
+            if not rest or not rest.startswith("("):
+                raise SelectorError(f"{part!r}: {op} needs a (list)")
+            values = {v.strip() for v in rest[1:-1].split(",")}
+            if (key in labels and labels[key] in values) != (op == "in"):
+                return False
+            continue
+        value = rest or ""
+        if (op == "!=") == (labels.get(key) == value):
+            return False
+    return True

@@ -2,8 +2,8 @@
 
 A stage (``run.stages.*``) gets the check's spec and names, the I/O seams (``kube``,
 ``prober``), the operator's settings, a way to ``record`` a check's result or ``update`` the
-run's diagnosis (the runner hands both to the one status writer), and ``pods(endpoint)``. It
-never sees the runner, the writer or another stage.
+run's diagnosis (the runner hands both to the one status writer), the shared watch ``cache``
+and ``pods(endpoint)`` read from it. It never sees the runner, the writer or another stage.
 ``Runtime`` is what every run of the operator shares; the runner makes one ``RunContext`` per
 run from it.
 """
@@ -21,6 +21,7 @@ from readygate.api.settings import Settings
 from readygate.api.spec import CheckSpec
 from readygate.judge.targets import Endpoint
 from readygate.kube.client import Kube
+from readygate.kube.watchcache import WatchCache
 from readygate.load import LoadResult
 from readygate.run.prober import Prober
 from readygate.run.ratebudget import RateBudget
@@ -48,6 +49,7 @@ class Runtime:
     prober: Prober
     rate_budget: RateBudget
     metrics: Metrics
+    cache: WatchCache  # what runs read pods, workloads and load Jobs from
     load_runner: LoadRunner | None = None
     # runs in progress at once (READYGATE_MAX_CONCURRENT_RUNS); None: no cap
     run_slots: asyncio.Semaphore | None = None
@@ -64,6 +66,7 @@ class RunContext:
         self.name: str = meta["name"]
         self.run = run
         self.kube = runtime.kube
+        self.cache = runtime.cache
         # this check's share of the probes' connections; pinned to a url target's vetted
         # address by the runner
         self.prober = runtime.prober.for_check(self.namespace, self.name)
@@ -96,4 +99,4 @@ class RunContext:
         """The pods behind the endpoint (none for a URL or a selectorless Service)."""
         if not endpoint.pod_selector:
             return []
-        return await self.kube.list_pods(self.namespace, endpoint.pod_selector)
+        return await self.cache.list_pods(self.namespace, endpoint.pod_selector)

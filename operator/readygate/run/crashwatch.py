@@ -53,7 +53,7 @@ class CrashWatch:
         if not pods and endpoint.workload is not None and endpoint.workload[0] == "Deployment":
             # no pod at all: admission may have refused them (they will never exist)
             if workload_obj is None:
-                workload_obj = await workload(ctx.kube, ctx.namespace, *endpoint.workload)
+                workload_obj = await workload(ctx.cache, ctx.namespace, *endpoint.workload)
             refused = diag.admission_refusal(workload_obj)
             if refused is not None:
                 if self.diagnosis != refused:

@@ -1,15 +1,18 @@
 """Setting a check's pod readiness gate: verify each new gated pod, then let it (or not) count as
 Ready.
 
-Acting side of ``judge.gates``. Each supervisor turn of a check with ``spec.gate`` lists the pods of
-its own target (never the whole namespace: another check naming the same condition type cannot
-verify or release them) that declare the gate's condition type, starts a verification for each
-pod whose containers are ready and that has no verdict yet (at most ``CONCURRENCY`` at once),
-and writes ``status.gate`` through the writer. A verification asks the pod itself, at its IP,
-for the readiness path (within ``readiness.within``) and then observes the liveness path over
-``liveness.observeFor``, like the check's own run does through the Service; the verdict is
-patched on ``pods/status`` as that one condition (``kube.patch_pod_condition``). ``release``
-sets every gate of a deleted check True, so its pods are not held un-Ready forever.
+Acting side of ``judge.gates``. Each supervisor turn of a check with ``spec.gate`` reads, from
+the watch cache and without a request to the API, the pods of its own target (never the whole
+namespace: another check naming the same condition type cannot verify or release them) that
+declare the gate's condition type; a turn when nothing changed in the namespace since the last
+one does nothing at all. It starts a verification for each pod whose containers are ready and
+that has no verdict yet (at most ``CONCURRENCY`` at once), and writes ``status.gate`` through the
+writer. A verification asks the pod itself, at its IP, for the readiness path (within
+``readiness.within``) and then observes the liveness path over ``liveness.observeFor``, like the
+check's own run does through the Service; the verdict is patched on ``pods/status`` as that one
+condition (``kube.patch_pod_condition``). A pod just patched is not verified again while the
+cache catches up (``CACHE_LAG``). ``release`` sets every gate of a deleted check True, so its pods
+are not held un-Ready forever.
 """
 
 from __future__ import annotations
@@ -31,18 +34,23 @@ from readygate.kube import manifests
 from readygate.kube.client import Kube, KubeError
 from readygate.kube.podstate import live
 from readygate.kube.selectors import SelectorError, label_selector
+from readygate.kube.watchcache import Reader, WatchCache
 from readygate.run.prober import Prober
 from readygate.run.resolver import resolve, workload
 from readygate.status.writer import StatusWriter
 
 log = logging.getLogger(__name__)
 CONCURRENCY = 4
+# seconds a pod whose gate was just written counts as decided while the watch cache still shows
+# it without that condition: it is not verified twice
+CACHE_LAG = 30.0
 
 
 class Gatekeeper:
     def __init__(self, kube: Kube, prober: Prober, check: Mapping[str, Any],
-                 writer: StatusWriter) -> None:
+                 writer: StatusWriter, cache: WatchCache) -> None:
         self.kube = kube
+        self.cache = cache
         self.prober = prober.for_check(check["metadata"]["namespace"], check["metadata"]["name"])
         self.check = check
         self.namespace: str = check["metadata"]["namespace"]
@@ -52,6 +60,8 @@ class Gatekeeper:
         self.slots = asyncio.Semaphore(CONCURRENCY)
         self.ctype: str | None = None  # the condition type of the last turn
         self.selector: tuple[int, str] | None = None  # (generation, the target's pod selector)
+        self.seen: tuple[int, int] | None = None  # (generation, cache mark) of the last look
+        self.written: dict[str, float] = {}  # pod uid -> when its gate was patched
 
     async def turn(self, spec: CheckSpec, generation: int) -> None:
         ctype = spec.gate.pod_readiness_gate if spec.gate is not None else None
@@ -65,20 +75,33 @@ class Gatekeeper:
             if self.writer.gate is not None:
                 await self.writer.write_gate(None)
             return
+        finished = any(t.done() for t in self.tasks.values())
         self.tasks = {uid: t for uid, t in self.tasks.items() if not t.done()}
+        mark = self.cache.mark(self.namespace)
+        if self.seen == (generation, mark) and not finished:
+            return  # nothing changed in the namespace: the last look still holds
         selector = await self._selector(spec, generation)
         if selector is None:
             await self.writer.write_gate(gates.summary(ctype, []))
             return
         # only the pods of this check's own target: another check (another team's) naming the
         # same condition type can neither verify nor release them
-        pods = [p for p in live(await self.kube.list_pods(self.namespace, selector))
+        pods = [p for p in live(await self.cache.list_pods(self.namespace, selector))
                 if gates.declares(p, ctype)]
+        self.seen = (generation, mark)
         seen: list[gates.PodGate] = []
+        now = time.monotonic()
+        uids = {p["metadata"]["uid"] for p in pods}
+        self.written = {uid: at for uid, at in self.written.items()
+                        if uid in uids and now - at < CACHE_LAG}
         for pod in pods:
             uid = pod["metadata"]["uid"]
             action = gates.decide_pod(pod, ctype, generation, uid in self.tasks)
             mine = gates.find_condition(pod, ctype) or {}
+            if action == "verify" and uid in self.written:
+                action = "verifying"  # just patched; the cache has not shown it yet
+            elif mine:
+                self.written.pop(uid, None)
             if action == "verify":
                 port = await self._pod_port(spec, generation)
                 self.tasks[uid] = asyncio.create_task(
@@ -93,7 +116,7 @@ class Gatekeeper:
         if self.selector is not None and self.selector[0] == generation:
             return self.selector[1]
         try:
-            selector = await target_selector(self.kube, self.check, spec)
+            selector = await target_selector(self.cache, self.check, spec)
         except (TargetError, SelectorError) as exc:
             log.info("%s/%s: gate: %s", self.namespace, self.check["metadata"]["name"], exc)
             return None
@@ -139,6 +162,7 @@ class Gatekeeper:
                                    gates.find_condition(fresh, ctype))
             await self.kube.patch_pod_condition(self.namespace, name, pod["metadata"]["uid"],
                                                 cond)
+            self.written[pod["metadata"]["uid"]] = time.monotonic()
             log.info("%s/%s: gate %s=%s: %s", self.namespace, name, ctype, cond["status"],
                      message)
         except KubeError as exc:  # the pod went away or was replaced: nothing to gate
@@ -175,7 +199,7 @@ class Gatekeeper:
         return True, f"ready, and {verdict.message}"
 
 
-async def target_selector(kube: Kube, check: Mapping[str, Any], spec: CheckSpec) -> str:
+async def target_selector(kube: Reader, check: Mapping[str, Any], spec: CheckSpec) -> str:
     """The label selector of the pods a gate of this check may hold: its target's."""
     if spec.target.deploy is not None:
         return label_selector(manifests.deployment(check, spec)["spec"]["selector"])

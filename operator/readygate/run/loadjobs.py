@@ -25,12 +25,14 @@ from typing import Any
 
 from readygate.kube import manifests
 from readygate.kube.client import Kube, KubeError, Refused, owner_uids
+from readygate.kube.watchcache import Reader
 from readygate.load import LoadPlan, LoadResult, merge_results
 from readygate.load.workers import default_timeout
 
 log = logging.getLogger(__name__)
 MARGIN = 60.0  # seconds past the plan's own time budget before the Jobs count as overrun
 POLL = 1.0
+APPEAR_WITHIN = 30.0  # seconds a created Job may take to show in the watch cache
 
 
 class JobLoadError(Exception):
@@ -68,7 +70,7 @@ async def delete_stale(kube: Kube, namespace: str, check_name: str,
     return len(stale)
 
 
-async def _pods_of(kube: Kube, namespace: str, job: Mapping[str, Any]) -> list[dict[str, Any]]:
+async def _pods_of(kube: Reader, namespace: str, job: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The pods of a Job readygate created: labelled with its name *and* owned by it (by uid),
     so a pod someone else labelled ``job-name=...`` cannot hand in a result."""
     uid = (job.get("metadata") or {}).get("uid")
@@ -96,12 +98,12 @@ def _job_state(job: Mapping[str, Any]) -> str:
 INDEX_ANNOTATION = "batch.kubernetes.io/job-completion-index"
 
 
-async def _results_of(kube: Kube, namespace: str, job: Mapping[str, Any],
+async def _results_of(kube: Kube, reader: Reader, namespace: str, job: Mapping[str, Any],
                       shards: int) -> list[LoadResult]:
     """Each shard's result, from the log of the pod that completed its index."""
     name = job["metadata"]["name"]
     by_index: dict[int, dict[str, Any]] = {}
-    for pod in await _pods_of(kube, namespace, job):
+    for pod in await _pods_of(reader, namespace, job):
         if (pod.get("status") or {}).get("phase") != "Succeeded":
             continue
         index = ((pod.get("metadata") or {}).get("annotations") or {}).get(INDEX_ANNOTATION)
@@ -130,7 +132,11 @@ async def _results_of(kube: Kube, namespace: str, job: Mapping[str, Any],
 
 
 async def run_load_jobs(kube: Kube, check: Mapping[str, Any], run: int, plan: LoadPlan,
-                        workers: int, settings: JobSettings) -> LoadResult:
+                        workers: int, settings: JobSettings,
+                        reader: Reader | None = None) -> LoadResult:
+    """Run the plan in ``workers`` Job pods and merge their results. The Job and its pods are
+    read from ``reader`` (the watch cache; else the API, each poll)."""
+    reader = reader or kube
     namespace = check["metadata"]["namespace"]
     check_name = check["metadata"]["name"]
     await delete_stale(kube, namespace, check_name)
@@ -148,26 +154,34 @@ async def run_load_jobs(kube: Kube, check: Mapping[str, Any], run: int, plan: Lo
             created = await kube.create_job(namespace, job)
         except Refused as exc:  # a quota, a plan over the Secret size limit, a name taken
             raise JobLoadError(f"cannot create the load Job: {exc}") from None
-        deadline = time.monotonic() + budget
+        created_at = time.monotonic()
+        deadline = created_at + budget
+        seen = False
         selector = {manifests.LABEL_CHECK: manifests.label_value(check_name),
                     manifests.LABEL_RUN: str(run)}
         while True:
-            current = {j["metadata"]["name"]: j for j in await kube.list_jobs(namespace,
-                                                                              selector)}
+            current = {j["metadata"]["name"]: j for j in await reader.list_jobs(namespace,
+                                                                                selector)}
             if name not in current:
-                raise JobLoadError(f"load Job {name} disappeared")
+                # the watch cache shows a new Job a moment after it was created
+                if seen or time.monotonic() - created_at > APPEAR_WITHIN:
+                    raise JobLoadError(f"load Job {name} disappeared")
+                await asyncio.sleep(POLL)
+                continue
+            seen = True
             if _uid(current[name]) != _uid(created):
                 raise JobLoadError(f"load Job {name} was replaced by someone else")
             state = _job_state(current[name])
             if state == "failed":
-                detail = await _failure_detail(kube, namespace, current[name])
+                detail = await _failure_detail(reader, namespace, current[name])
                 raise JobLoadError(f"load Job {name} failed: {detail}")
             if state == "succeeded":
                 break
             if time.monotonic() > deadline:
                 raise JobLoadError(f"load Job {name} did not finish within {budget:.0f}s")
             await asyncio.sleep(POLL)
-        return merge_results(await _results_of(kube, namespace, current[name], workers))
+        return merge_results(await _results_of(kube, reader, namespace, current[name],
+                                               workers))
     finally:
         try:
             await kube.delete_job(namespace, name)
@@ -184,7 +198,7 @@ def _uid(obj: Mapping[str, Any]) -> str | None:
     return str(uid) if uid else None
 
 
-async def _failure_detail(kube: Kube, namespace: str, job: Mapping[str, Any]) -> str:
+async def _failure_detail(kube: Reader, namespace: str, job: Mapping[str, Any]) -> str:
     pods = await _pods_of(kube, namespace, job)
     for pod in pods:
         for cs in (pod.get("status") or {}).get("containerStatuses") or []:

@@ -83,7 +83,8 @@ async def run_load_check(ctx: RunContext, endpoint: Endpoint) -> LoadOutcome:
                     ctx.kube, ctx.check, ctx.run, plan, load.workers,
                     JobSettings(image=settings.worker_image,
                                 pull_policy=settings.worker_pull_policy,
-                                start_delay=settings.job_start_delay))
+                                start_delay=settings.job_start_delay),
+                    reader=ctx.cache)
             else:
                 result = await run_load_subprocess(plan, processes=1)
     except LoadRefused as exc:

@@ -7,7 +7,9 @@ kubelet's probes, each probe opens a fresh connection (no keep-alive): a Service
 probes over its pods, and no connection outlives the address it was made to.
 
 Every probe is bounded, whatever the target does:
-- bytes: the body is streamed and at most ``BODY_LIMIT`` bytes are kept (the rest is never read);
+- bytes: the body is streamed and at most ``BODY_LIMIT`` bytes are kept (the rest is never read;
+  ``Answer.truncated`` says there was more) — a caller asks for more with ``limit``, as the
+  metrics check does for a Prometheus page (``run.scrape``);
 - time: one deadline covers the whole request — connect, headers and body — so a target that
   trickles a byte at a time cannot keep a probe alive past its ``timeout``;
 - connections: each check gets its own share (``CHECK_CONNECTIONS``, ``for_check``), each
@@ -91,6 +93,11 @@ class Prober:
         and every other host refused."""
         return self._with(pin=(_ascii(host), address))
 
+    def unpinned(self) -> Prober:
+        """This prober (the same client, shares and rate) without a pin: for the destinations
+        the operator itself is configured with (its Prometheus), never a check's target."""
+        return self._with(pin=None)
+
     def for_check(self, namespace: str, name: str) -> Prober:
         """This prober, limited to the connection shares of one check and its namespace."""
         return self._with(slots=self.shares.of(namespace, name))
@@ -158,7 +165,7 @@ class Prober:
         async with self._slot():
             started = time.monotonic()
             try:
-                status, got, raw = await asyncio.wait_for(
+                status, got, raw, more = await asyncio.wait_for(
                     self._exchange(method, url, headers, body, timeout, limit), timeout)
             except (TimeoutError, httpx.TimeoutException):
                 return Answer(error=f"timeout after {timeout:g}s",
@@ -169,11 +176,11 @@ class Prober:
                 return Answer(error=type(exc).__name__, latency=time.monotonic() - started)
             return Answer(status=status, headers=got,
                           body=raw[:limit].decode("utf-8", errors="replace"),
-                          latency=time.monotonic() - started)
+                          latency=time.monotonic() - started, truncated=more)
 
     async def _exchange(self, method: str, url: str, headers: Mapping[str, str] | None,
                         body: bytes | None, timeout: float, limit: int,
-                        ) -> tuple[int, tuple[tuple[str, str], ...], bytes]:
+                        ) -> tuple[int, tuple[tuple[str, str], ...], bytes, bool]:
         target, sent, extensions = self._route(url, headers)
         async with self.client.stream(method, target, headers=sent, content=body,
                                       timeout=timeout, extensions=extensions) as resp:
@@ -183,10 +190,10 @@ class Prober:
                 async for chunk in resp.aiter_raw():
                     chunks.append(chunk)
                     size += len(chunk)
-                    if size >= limit:
+                    if size > limit:  # a byte more than kept: there was more
                         break
             headers_got = tuple((k, v[:1024]) for k, v in list(resp.headers.items())[:100])
-            return resp.status_code, headers_got, b"".join(chunks)
+            return resp.status_code, headers_got, b"".join(chunks), size > limit
 
     async def answers(self, url: str, *, timeout: float) -> bool:
         """One GET: did ``url`` answer 2xx?"""

@@ -27,6 +27,7 @@ from readygate.judge.targets import (
 from readygate.kube import manifests
 from readygate.kube.client import Kube, NotFound, Refused
 from readygate.kube.selectors import SelectorError, from_map, label_selector
+from readygate.kube.watchcache import Reader
 
 RESOLVE_TIMEOUT = 5.0  # seconds for a url target's name to resolve
 
@@ -105,8 +106,9 @@ async def _vet_selectorless(kube: Kube, namespace: str, svc: Mapping[str, Any]) 
                                   "pods")
 
 
-async def workload(kube: Kube, namespace: str, kind: str, name: str) -> dict[str, Any]:
-    """An existing Deployment or StatefulSet; TargetError when it is not there."""
+async def workload(kube: Reader, namespace: str, kind: str, name: str) -> dict[str, Any]:
+    """An existing Deployment or StatefulSet; TargetError when it is not there. ``kube``: the
+    watch cache, or the API itself."""
     try:
         if kind == "Deployment":
             return await kube.get_deployment(namespace, name)

@@ -1,6 +1,8 @@
 """One run of a ReadinessCheck: resolve (or deploy) the target, then its checks stage by stage —
-readiness while watching for crashes, liveness, then security, the load (with stability and
-resilience measured while it runs) and persistence — and reach a verdict.
+readiness while watching for crashes, liveness, the manifest (judged whether or not the target
+became ready), then security, the load (with stability and resilience measured while it runs,
+and the pods' own metrics scraped before, during and after it) and persistence — and reach a
+verdict.
 
 The runner owns the run's ``status.compute.RunView`` and hands every change of it to the one
 ``status.writer``; each stage (``run.stages.*``) sees only a ``run.context.RunContext``. Which
@@ -21,6 +23,7 @@ from typing import Any, TypeVar
 from readygate.api.checks import FIRST, pending_text, planned
 from readygate.api.clock import utc_at, utc_now
 from readygate.api.names import RunReason
+from readygate.api.rerun import token_of as rerun_token
 from readygate.api.results import CheckResult
 from readygate.api.spec import CheckSpec
 from readygate.judge.targets import TargetError
@@ -32,6 +35,8 @@ from readygate.run.loadjobs import delete_stale
 from readygate.run.resolver import resolve
 from readygate.run.stages.liveness import observe_liveness
 from readygate.run.stages.load import run_load_phase
+from readygate.run.stages.manifest import run_manifest
+from readygate.run.stages.metrics import run_metrics
 from readygate.run.stages.persistence import run_persistence
 from readygate.run.stages.readiness import await_ready
 from readygate.run.stages.security import run_security
@@ -53,7 +58,7 @@ class CheckRunner:
         self.name: str = meta["name"]
         self.view = RunView(generation=int(meta.get("generation") or 1), run=run, reason=reason,
                             phase="Deploying" if spec.target.deploy else "Verifying",
-                            started_at=utc_now())
+                            started_at=utc_now(), rerun=rerun_token(meta))
         self.ctx = RunContext(runtime, check, spec, run=run, record=self._record,
                               update=self._persist, results=lambda: self.view.checks)
 
@@ -121,13 +126,21 @@ class CheckRunner:
         if ready and self.spec.liveness.enabled:
             await self._persist(phase="Verifying")
             await self._stage(("liveness",), observe_liveness(ctx, endpoint, watch))
+        if self.spec.manifest is not None:
+            # static: judged whether or not the target became ready
+            await self._stage(("manifest",), run_manifest(ctx, endpoint))
         if self._healthy():
             await self._persist(phase="Verifying")
             if self.spec.security is not None:
                 await self._stage(("security",), run_security(ctx, endpoint))
-            if self.spec.load is not None or self.spec.resilience is not None:
-                await self._stage(("load", "stability", "resilience"),
-                                  run_load_phase(ctx, endpoint))
+            load = ("load", "availability", "stability", "resilience")
+            phase = (run_load_phase(ctx, endpoint) if self.spec.load is not None
+                     or self.spec.resilience is not None else None)
+            if self.spec.metrics is not None:
+                # the pods' own numbers, scraped before, during and after the load phase
+                await self._stage((*load, "metrics"), run_metrics(ctx, endpoint, phase))
+            elif phase is not None:
+                await self._stage(load, phase)
             if self.spec.persistence is not None:
                 await self._stage(("persistence",), run_persistence(ctx, endpoint))
         final = overall({k: v for k, v in self.view.checks.items() if v.final})

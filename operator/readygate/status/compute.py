@@ -1,14 +1,18 @@
 """The one function that computes a ReadinessCheck's new status. Pure.
 
 ``compute_status(old, view, now)`` takes the status as stored and a ``RunView`` (what the current
-run knows: phase, per-check results, diagnosis) and returns the complete new status: phase,
-kstatus conditions, per-check conditions, score, verdict, summary and history. ``writer`` diffs
-it against the old one and patches once; nothing else writes status.
+run knows: phase, per-check results, diagnosis, the load phase's charts) and returns the
+complete new status: phase, kstatus conditions, per-check conditions, score, verdict, summary,
+history, the report's ``charts`` (``api.report``) and ``baseline`` (the last passed run before
+this one, a few numbers per check, for the report's change column), and the rerun token the run
+started with (``api.rerun``). ``writer`` diffs it against the old one and patches once; nothing
+else writes status.
 
 kstatus rules kept here: a new generation sets ``observedGeneration``, ``Reconciling=True`` and
 ``Ready=Unknown``; a pass removes ``Reconciling`` and sets ``Ready=True``; a terminal non-pass
-sets ``Stalled=True`` and ``Ready=False``. A periodic re-run of an unchanged spec touches no
-condition until it has a new verdict, so GitOps health does not flap.
+sets ``Stalled=True`` and ``Ready=False``. A periodic re-run of an unchanged spec (or one a user
+asked for with the rerun annotation) touches no condition until it has a new verdict, so GitOps
+health does not flap.
 """
 
 from __future__ import annotations
@@ -18,13 +22,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from readygate.api.checks import ORDER as CHECK_ORDER
-from readygate.api.names import TERMINAL_PHASES, RunReason
+from readygate.api.names import QUIET_REASONS, TERMINAL_PHASES, RunReason
+from readygate.api.report import BASELINE_CHECKS, BASELINE_KEYS, Charts
+from readygate.api.rerun import TOKEN_CHARS
 from readygate.api.results import MESSAGE_CHARS, CheckResult, Diagnosis, clip
 from readygate.judge.verdict import decide
 from readygate.status import conditions as cond
 
 HISTORY_LENGTH = 5
 SUMMARY_CHARS = 1_000
+PASSED_VERDICTS = ("Passed", "Conditional")
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -40,6 +47,8 @@ class RunView:
     target: str | None = None
     error: str | None = None  # a spec or policy error: the run is Error with this reason
     next_run_at: str | None = None
+    charts: Charts | None = None  # the load phase's series, for the report
+    rerun: str | None = None  # the rerun annotation's token when the run started
 
     @property
     def terminal(self) -> bool:
@@ -86,7 +95,7 @@ def compute_status(old: Mapping[str, Any], view: RunView, now: str, *,
     conditions: list[dict[str, Any]] = [dict(c) for c in old.get("conditions") or []]
     gen = view.generation
     summary = clip(summarize(view), SUMMARY_CHARS)
-    quiet = view.reason == "Periodic" and not view.terminal
+    quiet = view.reason in QUIET_REASONS and not view.terminal
 
     verdict = decide(view.checks) if view.terminal else None
     if view.terminal:
@@ -129,7 +138,7 @@ def compute_status(old: Mapping[str, Any], view: RunView, now: str, *,
     p95 = (view.checks["load"].measured.get("p95Ms") if "load" in view.checks else None)
     if p95 is not None:
         status["p95Ms"] = round(p95)
-    elif view.reason == "Periodic" and not view.terminal and "p95Ms" in old:
+    elif quiet and "p95Ms" in old:
         status["p95Ms"] = old["p95Ms"]
     if view.target:
         status["target"] = view.target
@@ -137,6 +146,15 @@ def compute_status(old: Mapping[str, Any], view: RunView, now: str, *,
         status["diagnosis"] = view.diagnosis.to_status(view.diagnosed_at or now)
     if view.error:
         status["error"] = {"message": clip(view.error, MESSAGE_CHARS)}
+    if view.charts is not None:
+        status["charts"] = view.charts.to_status()
+    baseline = _baseline_of(old) if old.get("runs") != view.run else None
+    baseline = baseline or old.get("baseline")
+    if baseline:
+        status["baseline"] = baseline
+    rerun = view.rerun or old.get("handledRerun")
+    if isinstance(rerun, str) and rerun:
+        status["handledRerun"] = rerun[:TOKEN_CHARS]
 
     history = list(old.get("history") or [])
     if verdict is not None:
@@ -154,7 +172,7 @@ def compute_status(old: Mapping[str, Any], view: RunView, now: str, *,
                 f"at {status['lastVerdictAt']}: {summary}")[:300]
         history = [h for h in history if not h.startswith(f"run {view.run} ")]
         history.append(line)
-    elif view.reason == "Periodic":
+    elif view.reason in QUIET_REASONS:
         for key in ("verdict", "score", "scoreBreakdown", "lastVerdictAt", "notChecked",
                     "warnings"):
             if key in old:
@@ -166,6 +184,34 @@ def compute_status(old: Mapping[str, Any], view: RunView, now: str, *,
     if gate is not None:
         status["gate"] = dict(gate)
     return status
+
+
+def _baseline_of(old: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The summary of the run ``old`` is the status of, if that run passed (the baseline of the
+    runs after it): verdict, score, when, and a few measured values per check. Bounded."""
+    if old.get("phase") != "Passed" or old.get("verdict") not in PASSED_VERDICTS:
+        return None
+    checks = []
+    for entry in list(old.get("checks") or [])[:BASELINE_CHECKS]:
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("name"), str):
+            continue
+        measured = entry.get("measured") or {}
+        kept = {k: measured[k] for k in BASELINE_KEYS
+                if isinstance(measured, Mapping) and isinstance(measured.get(k), (int, float))}
+        item: dict[str, Any] = {"name": entry["name"][:63]}
+        if isinstance(entry.get("result"), str):
+            item["result"] = entry["result"][:63]
+        if isinstance(entry.get("finishedAt"), str):
+            item["finishedAt"] = entry["finishedAt"]
+        if kept:
+            item["measured"] = kept
+        checks.append(item)
+    out: dict[str, Any] = {"verdict": old["verdict"], "checks": checks}
+    for key, field in (("run", "runs"), ("generation", "observedGeneration"),
+                       ("score", "score"), ("finishedAt", "lastVerdictAt")):
+        if isinstance(old.get(field), (int, str)):
+            out[key] = old[field]
+    return out
 
 
 def _same_run(old: Mapping[str, Any], view: RunView) -> bool:

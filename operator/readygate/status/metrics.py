@@ -2,7 +2,9 @@
 
 Two kinds of series. Operator-wide ones count what the operator does: reconciles (turns of a
 check's supervisor) with their duration and errors, check runs by check type and result, time
-from the start of a run to its verdict, and the load rate in use against the global cap. Per
+from the start of a run to its verdict, the load rate in use against the global cap, the
+operator's own requests to the API server by verb, resource and code, the watch cache's relists,
+and the process's own memory, CPU and file descriptors (``process_*``). Per
 check ones carry the measured values of the latest verdict, labelled by ``namespace`` and
 ``name`` only (plus a bounded ``percentile`` or ``verdict``); ``forget`` removes them when the
 check is deleted. No label ever holds a URL, a pod name or an error text. One more,
@@ -26,7 +28,14 @@ import platform
 from collections.abc import Mapping
 from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    start_http_server,
+)
 
 from readygate import __version__
 from readygate.api.clock import parse_time
@@ -36,6 +45,7 @@ CHECK_RESULTS = tuple(r for r in RESULTS if r in FINAL_RESULTS)
 PERCENTILES = {"p50": "p50Ms", "p95": "p95Ms", "p99": "p99Ms", "p999": "p999Ms"}
 RECONCILE_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 VERDICT_BUCKETS = (1, 2, 5, 10, 20, 30, 60, 120, 300, 600, 1800, 3600)
+WATCHED = ("pods", "deployments", "statefulsets", "jobs")  # what the watch cache watches
 
 Series = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -87,6 +97,15 @@ def series_of(status: Mapping[str, Any]) -> Series:
     ready_after = _measured(status, "readiness").get("secondsToReady")
     if isinstance(ready_after, (int, float)):
         out[("readygate_check_time_to_ready_seconds", ())] = float(ready_after)
+    availability = _measured(status, "availability")
+    if isinstance(availability.get("availability"), (int, float)):
+        out[("readygate_check_availability_ratio", ())] = float(availability["availability"])
+    consumed = availability.get("errorBudgetConsumedPercent")
+    if isinstance(consumed, (int, float)):
+        out[("readygate_check_error_budget_consumed_ratio", ())] = float(consumed) / 100.0
+    downtime = _measured(status, "resilience").get("downtimeSeconds")
+    if isinstance(downtime, (int, float)):
+        out[("readygate_check_downtime_seconds", ())] = float(downtime)
     growth = _measured(status, "stability").get("memoryGrowthBytes")
     if isinstance(growth, (int, float)):
         out[("readygate_check_memory_growth_bytes", ())] = float(growth)
@@ -149,6 +168,19 @@ class Metrics:
             "readygate_build_info", "Always 1, labelled with the operator's and Python's versions.",
             ["version", "python"], registry=r)
         self.build_info.labels(__version__, platform.python_version()).set(1)
+        self.api_requests = Counter(
+            "readygate_api_requests",
+            "Requests readygate's Kubernetes client sent to the API server, by verb, resource "
+            "and HTTP status code (0: no answer); a watch counts once when it starts. kopf's "
+            "own watch of ReadinessChecks and its event posts are not included.",
+            ["verb", "resource", "code"], registry=r)
+        self.watch_relists = Counter(
+            "readygate_watch_relists",
+            "Full lists the watch cache made again after its first (410 Gone, or a watch "
+            "that kept failing), by resource.", ["resource"], registry=r)
+        for resource in WATCHED:
+            self.watch_relists.labels(resource)  # 0 from the start, for rate() and alerts
+        ProcessCollector(registry=r)
         per = ["namespace", "name"]
         self.gauges: dict[str, Gauge] = {
             "readygate_check_verdict": Gauge(
@@ -185,12 +217,28 @@ class Metrics:
                 "readygate_check_time_to_ready_seconds",
                 "Seconds from the start of the run until the target was ready.", per,
                 registry=r),
+            "readygate_check_availability_ratio": Gauge(
+                "readygate_check_availability_ratio",
+                "Fraction (0-1) of the load's requests that succeeded (the availability check).",
+                per, registry=r),
+            "readygate_check_error_budget_consumed_ratio": Gauge(
+                "readygate_check_error_budget_consumed_ratio",
+                "Share of the availability objective's error budget the load consumed (1: all "
+                "of it; above 1: blown).", per, registry=r),
+            "readygate_check_downtime_seconds": Gauge(
+                "readygate_check_downtime_seconds",
+                "Seconds without a successful request between the resilience check's pod "
+                "deletion and the recovery.", per, registry=r),
             "readygate_check_memory_growth_bytes": Gauge(
                 "readygate_check_memory_growth_bytes",
                 "Container memory growth the stability check measured during load.", per,
                 registry=r),
         }
         self._exported: dict[tuple[str, str], set[tuple[str, tuple[str, ...]]]] = {}
+
+    def api_request(self, verb: str, resource: str, code: str) -> None:
+        """One request of the Kubernetes client (``Kube(on_request=...)``)."""
+        self.api_requests.labels(verb, resource, code).inc()
 
     def serve(self, port: int, addr: str = "0.0.0.0") -> None:
         start_http_server(port, addr=addr, registry=self.registry)

@@ -87,7 +87,7 @@ async def run_persistence(ctx: RunContext, endpoint: Endpoint) -> None:
                 started_at=started))
             ready_url = endpoint.url(ctx.spec.readiness.path)
             restarted = await restart(
-                ctx.kube, ctx.namespace, target, within=spec.within,
+                ctx.kube, ctx.cache, ctx.namespace, target, within=spec.within,
                 probe=functools.partial(ctx.prober.answers, ready_url, timeout=TIMEOUT))
             if restarted.seconds is not None:
                 after = await _call(ctx, endpoint, spec.read_back, token)

@@ -7,7 +7,6 @@ Judged by ``judge.health`` (readiness) and here for deploy (pods Ready, or the d
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import time
 from typing import Any
@@ -16,7 +15,7 @@ from readygate.api.clock import utc_now
 from readygate.api.results import CheckResult, Diagnosis
 from readygate.judge.answers import Sample
 from readygate.judge.health import readiness_failed, readiness_passed
-from readygate.judge.targets import Endpoint
+from readygate.judge.targets import Endpoint, TargetError
 from readygate.kube.podstate import pod_ready, rollout
 from readygate.run.context import RunContext
 from readygate.run.crashwatch import CrashWatch
@@ -38,8 +37,9 @@ async def await_ready(ctx: RunContext, endpoint: Endpoint, watch: CrashWatch) ->
     period = min(spec.period, ctx.settings.poll_interval)
     while True:
         tick = time.monotonic()
+        mark = ctx.cache.mark(ctx.namespace)
         # read once a tick: for the rollout below and for the crash watch's admission check
-        wl = (await workload(ctx.kube, ctx.namespace, *endpoint.workload)
+        wl = (await workload(ctx.cache, ctx.namespace, *endpoint.workload)
               if endpoint.workload is not None else None)
         pods, found = await watch.observe(endpoint, wl)
         if found is not None and found.terminal:
@@ -84,7 +84,34 @@ async def await_ready(ctx: RunContext, endpoint: Endpoint, watch: CrashWatch) ->
                     started_at=_started(ctx, "deploy"), finished_at=utc_now()))
             await ctx.record("readiness", failed)
             return False
-        await asyncio.sleep(max(0.0, period - (time.monotonic() - tick)))
+        # the next tick at the period, or as soon as one of its pods or its workload changes
+        # (a crash is judged when the kubelet reports it, not a poll later)
+        await _pause(ctx, endpoint, mark, _versions(pods, wl), tick + period)
+
+
+def _versions(pods: list[dict[str, Any]], wl: dict[str, Any] | None) -> frozenset[str]:
+    objs = [*pods, *([wl] if wl is not None else [])]
+    return frozenset(f"{o['metadata'].get('uid')}@{o['metadata'].get('resourceVersion')}"
+                     for o in objs)
+
+
+async def _pause(ctx: RunContext, endpoint: Endpoint, mark: int, seen: frozenset[str],
+                 until: float) -> None:
+    """Wait until ``until``, or until the target's pods or workload differ from ``seen``.
+    Changes elsewhere in the namespace wake the wait but do not end it (no extra probe)."""
+    while (left := until - time.monotonic()) > 0:
+        if not await ctx.cache.wait(ctx.namespace, mark, left):
+            return
+        mark = ctx.cache.mark(ctx.namespace)
+        pods = [p for p in await ctx.pods(endpoint)
+                if not (p.get("metadata") or {}).get("deletionTimestamp")]  # as the watch sees
+        try:
+            wl = (await workload(ctx.cache, ctx.namespace, *endpoint.workload)
+                  if endpoint.workload is not None else None)
+        except TargetError:
+            wl = None
+        if _versions(pods, wl) != seen:
+            return
 
 
 def _started(ctx: RunContext, name: str) -> str | None:

@@ -1,7 +1,7 @@
 """The resilience check: delete ``killPods`` of the target's pods ``after`` seconds into the load
 (or, without a load, under light probe traffic of its own at ``probeRate``), watch the recovery
-through ``disruptor.disrupt``, and count the errors of the recovery window. Judged by
-``judge.resilience``.
+through ``disruptor.disrupt``, and count the errors and the downtime (seconds in which no
+request succeeded) of the recovery window. Judged by ``judge.resilience``.
 """
 
 from __future__ import annotations
@@ -14,7 +14,13 @@ from typing import Any
 
 from readygate.api.clock import utc_now
 from readygate.api.results import CheckResult
-from readygate.judge.resilience import Disruption, judge_resilience, window_errors
+from readygate.judge.resilience import (
+    Disruption,
+    judge_resilience,
+    load_downtime,
+    probe_downtime,
+    window_errors,
+)
 from readygate.judge.targets import Endpoint
 from readygate.load import LoadResult
 from readygate.run.context import RunContext
@@ -86,14 +92,14 @@ async def disrupt_target(ctx: RunContext, endpoint: Endpoint,
         if not endpoint.pod_selector:
             return None, None, started, "the target's Service has no selector: no pods to delete"
         deploy = ctx.spec.target.deploy
-        desired = await desired_replicas(ctx.kube, ctx.namespace,
+        desired = await desired_replicas(ctx.cache, ctx.namespace,
                                          None if deploy else endpoint.workload,
                                          deploy.replicas if deploy else 1)
 
         await ctx.record("resilience", CheckResult(
             result="Running", message=f"deleted {spec.kill_pods} pod(s); watching the recovery",
             started_at=started))
-        d = await disrupt(ctx.kube, ctx.namespace, endpoint.pod_selector, desired,
+        d = await disrupt(ctx.kube, ctx.cache, ctx.namespace, endpoint.pod_selector, desired,
                           kill=spec.kill_pods, grace=round(spec.grace_period),
                           max_recovery=spec.max_recovery,
                           probe=functools.partial(ctx.prober.answers, ready_url,
@@ -117,11 +123,14 @@ def judge(ctx: RunContext, observed: Observed, load: LoadResult | None) -> Check
         return CheckResult(result="Error", message="no Ready pod to delete",
                            started_at=started, finished_at=utc_now())
     end = d.recovered_at if d.recovered_at is not None else d.killed_at + spec.max_recovery
+    downtime: int | None = None
     if traffic is not None:
         requests, errors = traffic.window(d.killed_at, end)
+        downtime = probe_downtime(traffic.samples, d.killed_at, end, traffic.rate)
     elif load is not None:
         requests, errors = window_errors(load, d.killed_at, end)
+        downtime = load_downtime(load, d.killed_at, end)
     else:
         requests = errors = 0
     return judge_resilience(spec, d, requests, errors, started_at=started,
-                            finished_at=utc_now())
+                            finished_at=utc_now(), downtime=downtime)
