@@ -39,9 +39,9 @@ verdicts with RSS < 300 MiB; a run's requests grow with what changes, not with t
 
 The mix (the node runs at most 110 pods, so no pod per check): deploy targets, 1 % of N but 2
 to 10 (each its own 1-replica Deployment of the test workload, made by readygate); gated
-workloadRefs, 20 % of N, each with its own pod readiness gate ``readygate.io/<check>``, at two
+workloadRefs, 10 % of N, each with its own pod readiness gate ``readygate.io/<check>``, at five
 shared gated Deployments per namespace made for that size (whose pod declares the gates of
-all its checks: 50 per pod at N=1000, so the pod is Ready only once all 50 checks verified
+all its checks: 10 per pod at N=1000, so the pod is Ready only once all 10 checks verified
 it); the rest plain workloadRefs at two shared healthy Deployments per namespace. Two
 namespaces ``rg-bench-<hex>-0/1`` enforcing the restricted Pod Security Standard. Every
 check: readiness (within 300 s), then liveness every 1 s for 3 s; no load, no schedule — once
@@ -785,9 +785,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--namespaces", type=int, default=2)
     p.add_argument("--workloads", type=int, default=2,
                    help="shared plain Deployments per namespace (default 2)")
-    p.add_argument("--gated-workloads", type=int, default=2,
-                   help="shared gated Deployments per namespace (default 2)")
-    p.add_argument("--gated-share", type=float, default=0.2)
+    p.add_argument("--gated-workloads", type=int, default=5,
+                   help="shared gated Deployments per namespace (default 5)")
+    p.add_argument("--gated-share", type=float, default=0.1)
     p.add_argument("--deploy-share", type=float, default=0.01)
     p.add_argument("--max-deploy", type=int, default=10)
     build = p.add_mutually_exclusive_group()

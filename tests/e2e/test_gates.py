@@ -49,12 +49,17 @@ def _deployment(name: str, env: dict[str, str], *, progress_deadline: int = 600,
     }
 
 
-def _setup(cluster: Cluster, namespace: str, progress_deadline: int = 600) -> None:
+def gated_web(cluster: Cluster, namespace: str, progress_deadline: int = 600) -> None:
+    """The gated Deployment ``web`` (2 replicas) and its Service."""
     cluster.apps.create_namespaced_deployment(
         namespace, _deployment("web", {"VERSION": "1"}, progress_deadline=progress_deadline))
     cluster.core.create_namespaced_service(namespace, {
         "metadata": {"name": "web"},
         "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": "http"}]}})
+
+
+def _setup(cluster: Cluster, namespace: str, progress_deadline: int = 600) -> None:
+    gated_web(cluster, namespace, progress_deadline)
     cluster.create_check(namespace, "web", {
         "target": {"workloadRef": {"name": "web"}},
         "gate": {"podReadinessGate": GATE},

@@ -17,7 +17,7 @@ import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
 from .conftest import Cluster, Operator, is_final, wait_for, workload
-from .test_gates import GATE, _deployment
+from .test_gates import GATE, gated_web
 
 IDLE_SECONDS = 60
 
@@ -43,10 +43,7 @@ def _delta(after: dict[tuple[str, str], float],
 
 def test_a_gated_check_left_idle_for_a_minute_makes_no_pod_list(
         cluster: Cluster, namespace: str, operator: Operator) -> None:
-    cluster.apps.create_namespaced_deployment(namespace, _deployment("web", {"VERSION": "1"}))
-    cluster.core.create_namespaced_service(namespace, {
-        "metadata": {"name": "web"},
-        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": "http"}]}})
+    gated_web(cluster, namespace)
     cluster.create_check(namespace, "web", {
         "target": {"workloadRef": {"name": "web"}},
         "gate": {"podReadinessGate": GATE},

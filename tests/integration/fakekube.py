@@ -62,6 +62,7 @@ from readygate.kube.client import (
     Refused,
     Unavailable,
 )
+from readygate.kube.offline import merge_patch  # RFC 7386, as the API server applies it
 from readygate.kube.selectors import SelectorError, from_map
 
 Obj = dict[str, Any]
@@ -235,19 +236,6 @@ def conform(value: Any, schema: Mapping[str, Any], path: str, errors: list[str],
             errors.append(f"{path}: Invalid value: {value}: should be less than or equal to "
                           f"{schema['maximum']}")
     return value
-
-
-def merge_patch(target: Any, patch: Any) -> Any:
-    """RFC 7386: objects merge key by key, null deletes, anything else replaces."""
-    if not isinstance(patch, Mapping):
-        return copy.deepcopy(patch)
-    out: Obj = dict(target) if isinstance(target, Mapping) else {}
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = merge_patch(out.get(key), value)
-    return out
 
 
 _REQUIREMENT = re.compile(r"""^\s*(?:

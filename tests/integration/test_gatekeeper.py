@@ -9,12 +9,13 @@ from typing import Any, cast
 from readygate.api.parse import parse_spec
 from readygate.kube.client import Kube
 from readygate.kube.watchcache import WatchCache
+from readygate.run import gatekeeper
 from readygate.run.gatekeeper import Gatekeeper, release
 from readygate.run.prober import Prober
 from readygate.status.writer import StatusWriter
 
 from .fakekube import FakeController, FakeKube, conflict, pod
-from .fakeprober import FakeProber, ok, status
+from .fakeprober import FakeProber, ok, slow, status
 from .harness import FAST, NS, caught_up, run
 
 GATE = "readygate.io/web"
@@ -141,3 +142,44 @@ def test_release_goes_on_past_a_pod_it_cannot_patch() -> None:
     assert conditions(kube, "a")[GATE]["status"] == "True"
     assert GATE not in conditions(kube, "b")
     assert conditions(kube, "c")[GATE]["status"] == "True"
+
+
+def test_a_verification_that_only_timed_out_is_tried_again_before_the_gate_fails(
+        monkeypatch: Any) -> None:
+    """A gated pod whose probes time out (a slow moment of the node, or of readygate) is not
+    held un-Ready for the whole generation: the gate says Retrying and verifies it again; one
+    that answers HTTP 500 fails at once (the existing test above)."""
+    monkeypatch.setattr(gatekeeper, "RETRY_AFTER", 0.05)
+    kube, prober = FakeKube(), FakeProber()
+    workload_check(kube, replicas=1)
+    controller = FakeController(kube)
+    controller.tick()
+    (only,) = (p["metadata"]["name"] for p in controller.pods_of(NS, NAME))
+    ip = kube.must("Pod", NS, only)["status"]["podIP"]
+    prober.on(f"http://{ip}:8080/ready", ok())
+    health = iter([slow(1.0)] * 10 + [ok()] * 1000)  # the first window times out
+    prober.on(f"http://{ip}:8080/health", lambda method, url: next(health))
+    check = kube.check(NS, NAME)
+    writer = StatusWriter(cast(Kube, kube), NS, NAME, {},
+                          resource_version=check["metadata"]["resourceVersion"])
+    keeper = Gatekeeper(cast(Kube, kube), cast(Prober, prober), kube.body(NS, NAME), writer,
+                        WatchCache(cast(Kube, kube)))
+    spec = parse_spec(check["spec"])
+    seen: list[tuple[str, str]] = []
+
+    async def main() -> None:
+        for _ in range(200):
+            await keeper.turn(spec, 1)
+            await asyncio.gather(*keeper.tasks.values())
+            mine = conditions(kube, only).get(GATE)
+            if mine is not None and (mine["status"], mine["reason"]) not in seen:
+                seen.append((mine["status"], mine["reason"]))
+            if mine is not None and mine["status"] == "True":
+                return
+            await asyncio.sleep(0.02)
+
+    run(main(), timeout=30)
+    assert seen == [("False", "ReadinessCheckRetrying"), ("True", "ReadinessCheckPassed")]
+    assert kube.count("patch_pod_condition") == 2
+    first = kube.calls_of("patch_pod_condition")[0].args[3]
+    assert first["message"].endswith("verified again in 0s (attempt 1 of 3)"), first

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from readygate.load.pacer import Pacer
-from readygate.run.prober import CHECK_CONNECTIONS, Prober
+from readygate.run.prober import CHECK_CONNECTIONS, TARGET_CONNECTIONS, Prober
 
 
 class Server:
@@ -171,3 +171,53 @@ def test_every_probe_passes_the_operator_wide_pacer() -> None:
     finally:
         ok.close()
     assert took >= 0.95  # 21 probes at 20/s: the last one waits a second for its turn
+
+
+class Counting(Server):
+    """Answers 200 after ``delay`` seconds; counts connections being served at once."""
+
+    def __init__(self, delay: float) -> None:
+        self.delay = delay
+        self.lock = threading.Lock()
+        self.now = self.most = 0
+        super().__init__("counting")
+
+    def _serve(self, conn: socket.socket) -> None:
+        with self.lock:
+            self.now += 1
+            self.most = max(self.most, self.now)
+        try:
+            conn.recv(65536)
+            time.sleep(self.delay)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        finally:
+            with self.lock:
+                self.now -= 1
+            conn.close()
+
+
+def test_a_crowd_of_checks_probing_one_destination_is_capped_and_queueing_is_not_timed(
+        ) -> None:
+    """40 checks probe one Service at once: at most TARGET_CONNECTIONS reach it together, and a
+    probe that waited its turn longer than its own timeout still passes (its timeout starts
+    when it is sent), so readygate's own crowd never becomes a target's failure."""
+    server = Counting(delay=0.2)
+    prober = Prober()
+
+    async def main() -> list[bool]:
+        checks = [prober.for_check(f"team-{i % 4}", f"check-{i}") for i in range(40)]
+        samples = await asyncio.gather(*(
+            c.get(f"http://127.0.0.1:{server.port}/ready", timeout=0.5, at=0.0) for c in checks))
+        await prober.aclose()
+        return [s.ok for s in samples]
+
+    try:
+        started = time.monotonic()
+        ok = asyncio.run(main())
+        took = time.monotonic() - started
+    finally:
+        server.close()
+    assert all(ok)  # 40 x 0.2 s / 8 = 1 s of queueing, each probe's 0.5 s timeout untouched
+    assert server.most == TARGET_CONNECTIONS
+    assert took >= 40 * 0.2 / TARGET_CONNECTIONS - 0.1
+    assert prober.shares.users == {}  # nothing held after the probes

@@ -49,6 +49,10 @@ async def configure(settings: kopf.OperatorSettings, memo: kopf.Memo, logger: ko
     settings.watching.connect_timeout = 10
     settings.networking.request_timeout = 60
     settings.posting.level = logging.INFO
+    # httpx logs every request at INFO: at 1,000 checks that is hundreds of lines a second of
+    # the operator's own probes (the probes' outcomes are in status); warnings still show
+    for noisy in ("httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     settings.peering.standalone = True
     # Exact namespaces (or the whole cluster): no run-time discovery of namespaces and CRDs,
     # so the operator needs no list/watch on them (see docs/operator.md).

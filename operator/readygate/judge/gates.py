@@ -18,6 +18,8 @@ from typing import Any, Literal
 Action = Literal["verify", "wait", "done", "failed", "verifying"]
 REASON_VERIFIED = "ReadinessCheckPassed"
 REASON_FAILED = "ReadinessCheckFailed"
+# verified again later: the probes timed out, or the operator was too loaded to judge
+REASON_RETRYING = "ReadinessCheckRetrying"
 REASON_RELEASED = "ReadinessCheckDeleted"
 POD_LIMIT = 50
 

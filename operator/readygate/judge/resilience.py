@@ -16,6 +16,7 @@ import math
 from collections.abc import Iterable, Sequence
 
 from readygate.api.durations import format_duration
+from readygate.api.names import Result
 from readygate.api.results import CheckResult
 from readygate.api.spec import ResilienceCheck
 from readygate.load import LoadResult
@@ -116,48 +117,34 @@ def judge_resilience(spec: ResilienceCheck, d: Disruption, requests: int, errors
         downtime = None
     down_text = "" if downtime is None else f", down for {downtime}s (no request succeeded)"
     evidence = tuple(f"deleted pod {p}" for p in d.killed[:10])
+
+    def result(kind: Result, message: str) -> CheckResult:
+        return CheckResult(result=kind, message=message, started_at=started_at,
+                           finished_at=finished_at, measured=measured, evidence=evidence)
+
     if d.recovery is None:
-        return CheckResult(
-            result="Failed",
-            message=(f"not recovered within {spec.max_recovery:.0f}s after deleting "
-                     f"{len(d.killed)} pod(s): {d.ready_at_end}/{d.desired} replicas Ready, "
-                     f"service {'answering' if d.answering_at_end else 'not answering'}"
-                     f"{down_text}"),
-            started_at=started_at, finished_at=finished_at, measured=measured,
-            evidence=evidence)
+        return result("Failed", f"not recovered within {spec.max_recovery:.0f}s after deleting "
+                                f"{len(d.killed)} pod(s): {d.ready_at_end}/{d.desired} replicas "
+                                f"Ready, service "
+                                f"{'answering' if d.answering_at_end else 'not answering'}"
+                                f"{down_text}")
     measured["recoverySeconds"] = d.recovery
     errors_text = (f"{errors} of {requests} requests failed meanwhile ({rate * 100:.1f}%)"
                    if rate is not None else "no requests were sent meanwhile")
     head = (f"recovered in {d.recovery:.1f}s after deleting {len(d.killed)} pod(s); "
             f"{errors_text}{down_text}")
     if d.recovery > spec.max_recovery:
-        return CheckResult(result="Failed",
-                           message=f"{head}: slower than maxRecovery {spec.max_recovery:.0f}s",
-                           started_at=started_at, finished_at=finished_at, measured=measured,
-                           evidence=evidence)
+        return result("Failed", f"{head}: slower than maxRecovery {spec.max_recovery:.0f}s")
     if spec.max_error_rate is not None:
         if rate is None:
-            return CheckResult(result="Inconclusive",
-                               message=f"{head}: the error budget cannot be judged",
-                               started_at=started_at, finished_at=finished_at,
-                               measured=measured, evidence=evidence)
+            return result("Inconclusive", f"{head}: the error budget cannot be judged")
         if rate > spec.max_error_rate:
-            return CheckResult(
-                result="Failed",
-                message=(f"{head}: over the error budget of {spec.max_error_rate * 100:g}%"),
-                started_at=started_at, finished_at=finished_at, measured=measured,
-                evidence=evidence)
+            return result("Failed",
+                          f"{head}: over the error budget of {spec.max_error_rate * 100:g}%")
     if spec.max_downtime is not None:
         if downtime is None:
-            return CheckResult(result="Inconclusive",
-                               message=f"{head}: the downtime cannot be judged",
-                               started_at=started_at, finished_at=finished_at,
-                               measured=measured, evidence=evidence)
+            return result("Inconclusive", f"{head}: the downtime cannot be judged")
         if downtime > spec.max_downtime:
-            return CheckResult(
-                result="Failed",
-                message=f"{head}: longer than maxDowntime {format_duration(spec.max_downtime)}",
-                started_at=started_at, finished_at=finished_at, measured=measured,
-                evidence=evidence)
-    return CheckResult(result="Passed", message=head, started_at=started_at,
-                       finished_at=finished_at, measured=measured, evidence=evidence)
+            return result("Failed", f"{head}: longer than maxDowntime "
+                                    f"{format_duration(spec.max_downtime)}")
+    return result("Passed", head)

@@ -44,6 +44,11 @@ CONCURRENCY = 4
 # seconds a pod whose gate was just written counts as decided while the watch cache still shows
 # it without that condition: it is not verified twice
 CACHE_LAG = 30.0
+# A verification that could not judge — its probes timed out, or the operator's own overload
+# made liveness Inconclusive — is tried again (after 10 s, then 20 s) before the gate says
+# Failed for the generation: a slow moment must not hold a healthy pod un-Ready for good.
+ATTEMPTS = 3
+RETRY_AFTER = 10.0
 
 
 class Gatekeeper:
@@ -61,7 +66,9 @@ class Gatekeeper:
         self.ctype: str | None = None  # the condition type of the last turn
         self.selector: tuple[int, str] | None = None  # (generation, the target's pod selector)
         self.seen: tuple[int, int] | None = None  # (generation, cache mark) of the last look
-        self.written: dict[str, float] = {}  # pod uid -> when its gate was patched
+        self.written: dict[str, tuple[float, str]] = {}  # pod uid -> (when, message) patched
+        self.attempts: dict[str, int] = {}  # pod uid -> verifications that could not judge
+        self.retry_at: dict[str, float] = {}  # pod uid -> when to verify it again
 
     async def turn(self, spec: CheckSpec, generation: int) -> None:
         ctype = spec.gate.pod_readiness_gate if spec.gate is not None else None
@@ -78,7 +85,8 @@ class Gatekeeper:
         finished = any(t.done() for t in self.tasks.values())
         self.tasks = {uid: t for uid, t in self.tasks.items() if not t.done()}
         mark = self.cache.mark(self.namespace)
-        if self.seen == (generation, mark) and not finished:
+        due = any(at <= time.monotonic() for at in self.retry_at.values())
+        if self.seen == (generation, mark) and not finished and not due:
             return  # nothing changed in the namespace: the last look still holds
         selector = await self._selector(spec, generation)
         if selector is None:
@@ -92,16 +100,20 @@ class Gatekeeper:
         seen: list[gates.PodGate] = []
         now = time.monotonic()
         uids = {p["metadata"]["uid"] for p in pods}
-        self.written = {uid: at for uid, at in self.written.items()
-                        if uid in uids and now - at < CACHE_LAG}
+        self.written = {uid: w for uid, w in self.written.items()
+                        if uid in uids and now - w[0] < CACHE_LAG}
+        self.attempts = {uid: n for uid, n in self.attempts.items() if uid in uids}
+        self.retry_at = {uid: at for uid, at in self.retry_at.items() if uid in uids}
         for pod in pods:
             uid = pod["metadata"]["uid"]
             action = gates.decide_pod(pod, ctype, generation, uid in self.tasks)
             mine = gates.find_condition(pod, ctype) or {}
+            if uid in self.written and mine.get("message") == self.written[uid][1]:
+                del self.written[uid]  # the cache shows what was patched
             if action == "verify" and uid in self.written:
                 action = "verifying"  # just patched; the cache has not shown it yet
-            elif mine:
-                self.written.pop(uid, None)
+            elif action == "verify" and self.retry_at.get(uid, 0.0) > now:
+                action = "wait"  # tried and could not judge: again at retry_at
             if action == "verify":
                 port = await self._pod_port(spec, generation)
                 self.tasks[uid] = asyncio.create_task(
@@ -150,11 +162,20 @@ class Gatekeeper:
     async def _verify(self, pod: Mapping[str, Any], spec: CheckSpec, generation: int,
                       port: int | str | None) -> None:
         async with self.slots:
-            ok, message = await self._judge(pod, spec, port)
+            ok, message, unjudged = await self._judge(pod, spec, port)
         ctype = spec.gate.pod_readiness_gate if spec.gate else ""
-        if not ok:
-            message = f"{message} {gates.generation_mark(generation)}"
+        uid = pod["metadata"]["uid"]
         reason = gates.REASON_VERIFIED if ok else gates.REASON_FAILED
+        attempt = self.attempts.get(uid, 0) + 1
+        if not ok and unjudged and attempt < ATTEMPTS:
+            self.attempts[uid] = attempt
+            delay = RETRY_AFTER * attempt
+            self.retry_at[uid] = time.monotonic() + delay
+            reason = gates.REASON_RETRYING
+            message = (f"{message}; verified again in {delay:.0f}s (attempt {attempt} of "
+                       f"{ATTEMPTS})")
+        elif not ok:
+            message = f"{message} {gates.generation_mark(generation)}"
         name = pod["metadata"]["name"]
         try:
             fresh = await self.kube.get_pod(self.namespace, name)
@@ -162,18 +183,19 @@ class Gatekeeper:
                                    gates.find_condition(fresh, ctype))
             await self.kube.patch_pod_condition(self.namespace, name, pod["metadata"]["uid"],
                                                 cond)
-            self.written[pod["metadata"]["uid"]] = time.monotonic()
+            self.written[uid] = (time.monotonic(), str(cond.get("message", "")))
             log.info("%s/%s: gate %s=%s: %s", self.namespace, name, ctype, cond["status"],
                      message)
         except KubeError as exc:  # the pod went away or was replaced: nothing to gate
             log.info("%s/%s: gate not set: %s", self.namespace, name, exc)
 
     async def _judge(self, pod: Mapping[str, Any], spec: CheckSpec,
-                     port: int | str | None) -> tuple[bool, str]:
+                     port: int | str | None) -> tuple[bool, str, bool]:
+        """(passed, why, could not judge: only timeouts, or the operator's overload)."""
         number = pod_port_number(pod, port)
         ip = (pod.get("status") or {}).get("podIP")
         if number is None or not ip:
-            return False, "no pod IP or port to verify (is the target's port right?)"
+            return False, "no pod IP or port to verify (is the target's port right?)", False
         base = f"http://{ip}:{number}"
         ready = spec.readiness
         started = time.monotonic()
@@ -185,18 +207,27 @@ class Gatekeeper:
                 break
             if time.monotonic() - started >= ready.within:
                 return False, (f"not ready within {ready.within:.0f}s: "
-                               f"{last.describe(ready.path)}")
+                               f"{last.describe(ready.path)}"), _unjudged([last])
             await asyncio.sleep(ready.period)
         live_spec = spec.liveness
         if not live_spec.enabled:
-            return True, f"{ready.path} answered 2xx"
+            return True, f"{ready.path} answered 2xx", False
         samples = await self.prober.window(base + live_spec.path, period=live_spec.period,
                                            timeout=live_spec.timeout,
                                            duration=live_spec.observe_for)
         verdict = judge_liveness(samples, live_spec, restarts=0, started_at="", finished_at="")
         if verdict.result != "Passed":
-            return False, f"liveness {verdict.result.lower()}: {verdict.message}"
-        return True, f"ready, and {verdict.message}"
+            return (False, f"liveness {verdict.result.lower()}: {verdict.message}",
+                    verdict.result == "Inconclusive" or _unjudged(samples))
+        return True, f"ready, and {verdict.message}", False
+
+
+def _unjudged(samples: list[Sample]) -> bool:
+    """Every failed probe timed out or was delayed by the operator: nothing the pod said."""
+    failed = [s for s in samples if not s.ok]
+    return bool(failed) and all(
+        s.overloaded or (s.status is None and (s.error or "").startswith("timeout"))
+        for s in failed)
 
 
 async def target_selector(kube: Reader, check: Mapping[str, Any], spec: CheckSpec) -> str:

@@ -43,6 +43,11 @@ from readygate.run.lag import LagMonitor
 BODY_LIMIT = 65_536
 CHECK_CONNECTIONS = 16  # probes of one check in flight at once
 NAMESPACE_CONNECTIONS = 48  # probes of one namespace's checks in flight at once
+# probes in flight at once to one destination (address and port), from every check: 1,000
+# checks of one Service must not become readygate's own load on it. Waiting for a slot is not
+# part of a probe's time: its timeout starts when it is sent.
+TARGET_CONNECTIONS = 8
+TARGETS_KEPT = 4096  # idle destination slots are dropped beyond this many
 
 
 class Refused(Exception):
@@ -55,6 +60,26 @@ class _Shares:
 
     namespaces: dict[str, asyncio.Semaphore] = dataclasses.field(default_factory=dict)
     checks: dict[tuple[str, str], asyncio.Semaphore] = dataclasses.field(default_factory=dict)
+    targets: dict[str, asyncio.Semaphore] = dataclasses.field(default_factory=dict)
+    users: dict[str, int] = dataclasses.field(default_factory=dict)  # probes holding/awaiting
+
+    @contextlib.asynccontextmanager
+    async def target(self, destination: str) -> AsyncIterator[None]:
+        slot = self.targets.get(destination)
+        if slot is None:
+            if len(self.targets) >= TARGETS_KEPT:  # forget destinations nobody probes now
+                self.targets = {k: v for k, v in self.targets.items() if self.users.get(k)}
+            slot = self.targets[destination] = asyncio.Semaphore(TARGET_CONNECTIONS)
+        self.users[destination] = self.users.get(destination, 0) + 1
+        try:
+            async with slot:
+                yield
+        finally:
+            left = self.users[destination] - 1
+            if left:
+                self.users[destination] = left
+            else:
+                del self.users[destination]
 
     def of(self, namespace: str, name: str) -> tuple[asyncio.Semaphore, asyncio.Semaphore]:
         ns = self.namespaces.setdefault(namespace, asyncio.Semaphore(NAMESPACE_CONNECTIONS))
@@ -120,15 +145,26 @@ class Prober:
             extensions["sni_hostname"] = host
         return target.copy_with(host=self.pin[1]), out, extensions
 
+    def _destination(self, url: str) -> str:
+        """Where a probe of ``url`` connects: the pinned address, else the URL's host, and
+        the port."""
+        try:
+            target = httpx.URL(url)
+            host = self.pin[1] if self.pin is not None else target.host
+            return f"{host}:{target.port or (443 if target.scheme == 'https' else 80)}"
+        except (httpx.InvalidURL, ValueError, UnicodeError):
+            return url[:200]
+
     async def aclose(self) -> None:
         await self.client.aclose()
 
     @contextlib.asynccontextmanager
-    async def _slot(self) -> AsyncIterator[None]:
-        """This check's share of connections, then the operator's rate."""
+    async def _slot(self, destination: str) -> AsyncIterator[None]:
+        """This check's share of connections, the destination's, then the operator's rate."""
         async with contextlib.AsyncExitStack() as stack:
             for slot in self.slots:
                 await stack.enter_async_context(slot)
+            await stack.enter_async_context(self.shares.target(destination))
             if self.pacer is not None:
                 await self.pacer.wait()
             yield
@@ -162,7 +198,7 @@ class Prober:
     async def _request(self, method: str, url: str, timeout: float,
                        headers: Mapping[str, str] | None, body: bytes | None,
                        limit: int) -> Answer:
-        async with self._slot():
+        async with self._slot(self._destination(url)):
             started = time.monotonic()
             try:
                 status, got, raw, more = await asyncio.wait_for(
