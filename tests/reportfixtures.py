@@ -1,16 +1,21 @@
 """ReadinessCheck objects for the report's tests, made the way the operator makes them: status
 from ``status.compute.compute_status`` over real ``RunView``s, charts from ``judge.charts`` over a
 load result with a per-second timeline, memory samples and a disruption. ``passed`` has a passed
-run before it (the baseline), ``failed`` a crash diagnosis, ``hostile`` a status full of markup.
+run before it (the baseline), ``failed`` a crash diagnosis, ``hostile`` a status full of markup,
+``leaking`` the metrics check's scrapes of a pod leaking file descriptors (``judge.charts.
+with_metrics``, as the metrics stage adds them).
 """
 
 from __future__ import annotations
 
+import copy
 import math
 from typing import Any
 
+from readygate.api.parse import parse_spec
 from readygate.api.results import CheckResult, Diagnosis
-from readygate.judge.charts import charts_of
+from readygate.judge.charts import charts_of, with_metrics
+from readygate.judge.metrics import Scrape
 from readygate.judge.resilience import Disruption
 from readygate.load import LoadResult, Second
 from readygate.load.histogram import COARSE, bucket_of
@@ -171,3 +176,48 @@ def hostile() -> dict[str, Any]:
     status["baseline"]["checks"].append({"name": HOSTILE, "measured": {"p95Ms": 1.0}})
     status["scoreBreakdown"][HOSTILE] = 5
     return obj
+
+
+METRICS_SPEC: dict[str, Any] = {
+    "scrapeEvery": "2s", "settle": "3s",
+    "growth": [{"series": "process_open_fds", "max": 20},
+               {"series": "process_resident_memory_bytes", "maxPerMinute": 8_388_608},
+               {"series": "db_pool_connections", "max": 0}],  # a third: not charted
+}
+SCRAPED_AT = STARTED - 0.6  # the first scrape, a moment before the load's time zero
+
+
+def scrapes() -> list[Scrape]:
+    """Two pods scraped every 2 s through the 90 s load and once 3 s after it: abcde leaks a
+    descriptor per 0.4 s of load (and keeps them), fghij holds steady."""
+    times = [2.0 * i for i in range(46)] + [94.6]
+    out = []
+    for at in times:
+        during = max(0.0, min(at - 0.6, 90.0))
+        out.append(Scrape(at, "pod shop-7d9f-abcde", {
+            "process_open_fds": 14.0 + int(during / 0.4),
+            "process_resident_memory_bytes": 60e6 + 0.05e6 * during}))
+        out.append(Scrape(at, "pod shop-7d9f-fghij", {
+            "process_open_fds": 14.0 + (1 if int(at) % 6 == 0 else 0),
+            "process_resident_memory_bytes": 61e6}))
+    return out
+
+
+def leaking() -> dict[str, Any]:
+    """A run whose metrics check failed: process_open_fds grew by 225 on abcde (bound max 20)."""
+    spec = copy.deepcopy({**SPEC, "metrics": METRICS_SPEC})  # a test may change its copy
+    metrics = parse_spec(spec).metrics
+    assert metrics is not None
+    disruption = Disruption(killed=("shop-7d9f-fghij",), killed_at=STARTED + 30.2,
+                            recovered_at=STARTED + 38.1, desired=2, ready_at_end=2,
+                            answering_at_end=True)
+    charts = with_metrics(charts_of(load_result(), _memory(), STARTED + 0.4, disruption),
+                          metrics, scrapes(), SCRAPED_AT)
+    checks = {**_checks(p95=130.0, error_rate=0.01), "metrics": CheckResult(
+        result="Failed", message="process_open_fds grew by 225 on pod shop-7d9f-abcde (14 -> "
+                                 "239 in 95s, 142.8/min; bound max 20)",
+        started_at=T2, finished_at=T3, measured={"growth:process_open_fds": 225.0,
+                                                 "pods": 2.0, "scrapes": 94.0})}
+    view = RunView(generation=1, run=1, reason="NewGeneration", phase="Failed", started_at=T2,
+                   checks=checks, target="10.96.0.12:8080", charts=charts)
+    return _obj(compute_status({}, view, T3), name="shop-leaky", spec=spec)

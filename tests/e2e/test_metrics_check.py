@@ -3,7 +3,8 @@
 ``test_a_leak_fails_with_its_growth_and_a_steady_service_passes``: the test workload with
 ``LEAK_FDS=1`` (a descriptor opened per request, never closed) and the same workload without it
 run the same load; readygate scrapes each pod's /metrics at its IP before, during and after
-it. The leak fails ``metrics`` with the measured growth of ``process_open_fds``; the steady one
+it. The leak fails ``metrics`` with the measured growth of ``process_open_fds``, and its report
+(out/e2e/report-metrics-leaky.html) charts the descriptors on the load's clock; the steady one
 passes. A third check asks PromQL of an operator that has no Prometheus: Inconclusive, saying so.
 
 ``test_promql_against_a_real_prometheus``: Debian's Prometheus (tests/e2e/prometheus.py) scrapes
@@ -21,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from readygate.report import render_html
 
 from ..monitoring.artifacts import JOB
 from .conftest import (
@@ -93,6 +96,17 @@ def test_a_leak_fails_with_its_growth_and_a_steady_service_passes(
     assert grown >= 150, leaky
     assert checks_of_obj(final["leaky"])["load"]["result"] == "Passed"
     assert final["leaky"]["status"]["phase"] == "Failed"
+    # the report charts the descriptors the check scraped, beside the load, on its clock
+    charts = final["leaky"]["status"]["charts"]
+    assert {"load", "metrics"} <= set(charts), charts.keys()
+    scraped = charts["metrics"]
+    fds = [v for v in scraped["series"][0]["values"] if v is not None]
+    assert scraped["series"][0]["name"] == FDS and fds[-1] - fds[0] >= 150, scraped
+    assert scraped["t"][0] <= 0 < scraped["t"][-1] and len(scraped["t"]) <= 60
+    page = render_html(final["leaky"])
+    (OUT / "report-metrics-leaky.html").write_text(page, encoding="utf-8")
+    assert 'data-chart="metric-1"' in page and "Open file descriptors of pod " in page
+    assert "first scrape + max 20" in page
 
     steady = checks_of_obj(final["steady"])["metrics"]
     assert steady["result"] == "Passed", steady

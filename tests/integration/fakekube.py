@@ -182,6 +182,8 @@ def conform(value: Any, schema: Mapping[str, Any], path: str, errors: list[str],
     """``value`` pruned of unknown fields and nulls (and defaulted); type, enum and bound
     violations go to ``errors`` as the API server words them (``status.score: Invalid ...``)."""
     kind = schema.get("type")
+    if value is None and schema.get("nullable"):
+        return None  # a null item of a nullable list (status.charts' gaps)
     if kind is not None and not _TYPES[kind](value):
         errors.append(f"{path}: Invalid value: {json.dumps(value)}: {path} in body must be of "
                       f"type {kind}")

@@ -1,14 +1,16 @@
 """The metrics check on the fakes: a whole run (the real runner, stages, judge and status
 writer) whose pods serve /metrics from a script and whose Prometheus is a scripted
 /api/v1/query. It scrapes each pod at its IP before, during and after a (fake) load, asks
-Prometheus through an unpinned prober with the check's names escaped, and records a result
-even when the load phase fails."""
+Prometheus through an unpinned prober with the check's names escaped, records a result even
+when the load phase fails, and adds its growth series to the load's charts on the load's clock
+through the one status writer."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
 import json
+import time
 from typing import Any, cast
 from urllib.parse import parse_qs
 
@@ -16,6 +18,7 @@ from readygate.api.parse import parse_spec
 from readygate.api.results import CheckResult
 from readygate.kube import manifests
 from readygate.kube.client import Kube, Unavailable
+from readygate.load import LoadResult, Second
 from readygate.run.context import LoadOutcome, RunContext
 from readygate.run.runner import CheckRunner
 from readygate.status.compute import RunView
@@ -185,3 +188,32 @@ def test_a_load_phase_that_fails_is_reraised_after_metrics_has_its_result() -> N
                                   load=broken_load))
     assert isinstance(fault, Unavailable)  # the supervisor retries the run
     assert checks_of(st)["metrics"]["result"] in ("Passed", "Inconclusive")
+
+
+async def timed_load(ctx: RunContext, endpoint: Any) -> LoadOutcome:
+    """A load of 1.3 s with a per-second timeline and its wall-clock time zero."""
+    started = time.time()
+    await asyncio.sleep(1.3)
+    timeline = (Second(0, 5, 0, {}), Second(1, 2, 0, {}))
+    return LoadOutcome(check=CheckResult(result="Passed", message="fake load"),
+                       result=LoadResult(model="open", duration=1.3, requests=7,
+                                         timeline=timeline, started=started))
+
+
+def test_the_growth_series_join_the_load_charts_on_its_clock_through_the_one_writer() -> None:
+    metrics = {**METRICS, "promql": [], "settle": "0.5s",
+               "growth": [{"series": "process_open_fds", "max": 20},
+                          {"series": 'cache_total{result="hit"}', "max": 1000},
+                          {"series": "cache_total", "max": 1000}]}  # a third: not charted
+    view, _, st, _ = run(execute({**LOAD, "metrics": metrics}, leak=50, load=timed_load))
+    assert view is not None and view.charts is not None and view.charts.load is not None
+    charts = st["charts"]  # what the status writer patched (pruned by the CRD's schema)
+    assert set(charts) == {"loadStartedAt", "load", "metrics"}
+    m = charts["metrics"]
+    assert m["of"].startswith(f"pod {WORKLOAD}-")  # both leak alike: either one
+    assert [s["name"] for s in m["series"]] == ["process_open_fds", 'cache_total{result="hit"}']
+    fds = m["series"][0]["values"]
+    assert fds[0] == 12 and fds == sorted(fds) and fds[-1] >= 12 + 50 * 2
+    # scraped before the load's time zero, during it and settle after its end
+    t = m["t"]
+    assert t[0] <= 0 < t[1] and 1.3 < t[-1] < 3.5 and len(t) == len(fds) >= 3

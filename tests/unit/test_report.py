@@ -5,6 +5,7 @@ table and the command line on saved objects. The browser's view is tests/unit/te
 
 from __future__ import annotations
 
+import dataclasses
 import html.parser
 import json
 import math
@@ -15,11 +16,19 @@ from typing import Any
 import pytest
 import yaml
 
-from readygate.api.report import CHART_POINTS
+from readygate.api.parse import parse_spec
+from readygate.api.report import CHART_POINTS, METRICS_SERIES, Charts, MetricsSeries
 from readygate.api.rerun import ANNOTATION, token_of
 from readygate.cli.kubectl import main as kubectl_main
 from readygate.cli.kubectl import new_token
-from readygate.judge.charts import charts_of, load_series, memory_series
+from readygate.judge.charts import (
+    charts_of,
+    load_series,
+    memory_series,
+    metrics_series,
+    with_metrics,
+)
+from readygate.judge.metrics import Scrape
 from readygate.judge.resilience import Disruption
 from readygate.load import LoadResult, Second
 from readygate.load.histogram import COARSE, bucket_of
@@ -80,6 +89,77 @@ def test_charts_are_on_the_load_clock() -> None:
     assert charts.memory is not None and charts.memory.t == (0.5,)
     assert charts.load_started_at == "1970-01-01T00:16:40Z"
     assert charts_of(None) is None
+
+
+FDS, RSS = "process_open_fds", "process_resident_memory_bytes"
+
+
+def test_metrics_keep_the_pod_that_grew_most_its_first_and_last_scrape_and_sixty_points() -> None:
+    scrapes = []
+    for i in range(500):  # a long soak scraped every second: three pods, three growth series
+        at = float(i)
+        scrapes += [Scrape(at, "pod a", {FDS: 10.0 + i % 7, RSS: 1e6 + i, "third": 1.0}),
+                    Scrape(at, "pod b", {FDS: 10.0 + i // 2 + (40 if i % 9 == 0 else 0),
+                                         RSS: 1e6}),
+                    Scrape(at, "pod c", problem="connection refused")]
+    series = metrics_series(scrapes, [FDS, FDS, RSS, "third"], offset=-0.5)
+    assert series is not None and series.of == "pod b"  # its descriptors grew most
+    assert 50 <= len(series.t) <= CHART_POINTS and [k for k, _ in series.series] == [FDS, RSS]
+    fds = series.series[0][1]
+    # the first and the last scrape as they were (what growth is measured between), the peaks
+    # of the scrapes between them: the spike every 9 s is kept
+    assert (fds[0], fds[-1]) == (50.0, 10.0 + 499 // 2)
+    assert series.t[0] == -0.5 and series.t[-1] == 498.5
+    assert max(fds[1:-1]) == 10 + 495 // 2 + 40 and len(fds) == len(series.t)
+    assert series.t == tuple(sorted(series.t))
+
+
+def test_metrics_of_a_few_scrapes_keep_each_and_a_hostile_value_is_no_number() -> None:
+    scrapes = [Scrape(0.0, "pod a", {FDS: 12.0, RSS: math.nan}),
+               Scrape(1.0, "pod a", {FDS: math.inf, RSS: 1.5e308}),
+               Scrape(2.0, "pod a", {RSS: -math.inf}),  # FDS missing from the page
+               Scrape(2.5, "pod a", problem="HTTP 500", fault=True),  # not read: no point
+               Scrape(3.0, "pod a", {FDS: 123456789.123, RSS: -2.0})]
+    series = metrics_series(scrapes, [FDS, RSS])
+    assert series is not None and series.t == (0.0, 1.0, 2.0, 3.0)
+    assert dict(series.series) == {FDS: (12.0, None, None, 123457000.0),
+                                   RSS: (None, 1.5e308, None, -2.0)}
+    status = Charts(metrics=series).to_status()
+    json.dumps(status, allow_nan=False)  # valid JSON for the API server
+    assert metrics_series([Scrape(0.0, "pod a", {"other": 1.0})], [FDS]) is None
+    assert metrics_series(scrapes, []) is None and metrics_series([], [FDS]) is None
+    # NaN or infinite values in a series built by hand become null in status, too
+    hand = MetricsSeries(of="p" * 1000, t=(0.0,) * 99, series=(
+        ("x" * 500, (math.nan, math.inf, 1.0) * 33),) * 5)
+    out = hand.to_status()
+    assert len(out["t"]) == CHART_POINTS and len(out["series"]) == METRICS_SERIES
+    assert out["series"][0]["values"][:3] == [None, None, 1.0]
+    assert len(out["of"]) == 300 and len(out["series"][0]["name"]) == 100
+    json.dumps(out, allow_nan=False)
+
+
+def test_metrics_are_on_the_load_clock_beside_the_load_phases_charts() -> None:
+    spec = parse_spec({"target": {"deploy": {"image": "x:1"}}, "metrics": {"growth": [
+        {"series": "process_open_fds{}", "max": 20}], "rules": [
+        {"name": "r", "expr": "other", "op": "<", "value": 1}]}}).metrics
+    assert spec is not None
+    result = LoadResult(model="open", duration=2.0, timeline=(_second(0, 1, 0, 1.0),),
+                        started=1000.0)
+    loaded = charts_of(result)
+    assert loaded is not None and loaded.load_epoch == 1000.0
+    scrapes = [Scrape(0.0, "pod a", {FDS: 3.0}), Scrape(5.0, "pod a", {FDS: 9.0})]
+    charts = with_metrics(loaded, spec, scrapes, 999.4)  # scraped 0.6 s before the load
+    assert charts is not None and charts.load == loaded.load
+    assert charts.metrics is not None and charts.metrics.t == (-0.6, 4.4)
+    assert charts.to_status()["metrics"]["series"] == [{"name": FDS, "values": [3.0, 9.0]}]
+    # no load phase charts (no load, or it failed): the scrapes' own clock
+    alone = with_metrics(None, spec, scrapes, 999.4)
+    assert alone is not None and alone.load_started_at is None
+    assert alone.metrics is not None and alone.metrics.t == (0.0, 5.0)
+    # only rules: nothing to chart, the load phase's charts as they were
+    rules = dataclasses.replace(spec, growth=())
+    assert with_metrics(loaded, rules, scrapes, 999.4) is loaded
+    assert with_metrics(None, rules, scrapes, 999.4) is None
 
 
 # -- the report -----------------------------------------------------------------------------
@@ -220,6 +300,90 @@ def test_a_threshold_far_above_the_data_is_named_not_drawn() -> None:
     ticks = [float(t.replace(",", "")) for t in re.findall(r'class="tick" x="58"[^>]*>([^<]+)<',
                                                            svg)]
     assert 100 <= max(ticks) <= 150  # scaled to the data and the threshold near it
+
+
+def _svgs(page: str) -> dict[str, str]:
+    return {re.findall(r'data-chart="([^"]+)"', svg)[0]: svg
+            for svg in re.findall(r"<svg .*?</svg>", page, re.S)}
+
+
+def test_descriptors_are_charted_on_the_load_clock_with_their_bound() -> None:
+    page = render_html(fx.leaking(), generated_at=fx.T3)
+    svgs = _svgs(page)
+    assert list(svgs) == ["latency", "throughput", "errors", "memory", "metric-1", "metric-2"]
+    fds = svgs["metric-1"]
+    assert "Open file descriptors of pod shop-7d9f-abcde during the load" in fds
+    assert 'data-series="process_open_fds"' in fds and ">open fds</text>" in fds
+    assert fds.count('class="limit"') == 1 and "first scrape + max 20" in fds
+    # every chart of the run shares the x axis, so the disruption band lines up
+    bands = {re.findall(r'class="disruption" x="([^"]+)"', svg)[0] for svg in svgs.values()}
+    assert len(bands) == 1
+    assert "seconds since the load started" in fds
+    # the second series in MiB, its rate bound as the line the last scrape is judged against
+    rss = svgs["metric-2"]
+    assert "process_resident_memory_bytes of pod shop-7d9f-abcde" in rss and ">MiB<" in rss
+    assert f"first scrape + maxPerMinute 8.0Mi {TIMES} 1.58 min" in rss
+    text = render_markdown(fx.leaking())
+    assert "| metric-1: Open file descriptors of pod shop-7d9f-abcde during the load | `▁" in text
+    assert ("- metric-1, one character per scrape (or group of them): 14 → 239 open fds; "
+            "first scrape + max 20: 34 open fds.") in text
+    assert "open file descriptors: not measured" not in text  # the metrics check measured them
+
+
+def test_a_growth_bound_far_above_the_descriptors_is_named_not_drawn() -> None:
+    obj = fx.leaking()
+    obj["spec"]["metrics"]["growth"][0]["max"] = 5000
+    fds = _svgs(render_html(obj))["metric-1"]
+    assert 'class="limit"' not in fds
+    assert "first scrape + max 5,000: 5,014 open fds (above the chart)" in fds
+
+
+def test_without_a_load_the_descriptors_are_on_the_scrapes_clock() -> None:
+    obj = fx.leaking()
+    charts = obj["status"]["charts"]
+    obj["status"]["charts"] = {"metrics": charts["metrics"]}
+    svgs = _svgs(render_html(obj))
+    assert list(svgs) == ["metric-1", "metric-2"]
+    assert "seconds since the first scrape" in svgs["metric-1"]
+    assert "during the load" not in svgs["metric-1"]
+
+
+HOSTILE_NUMBERS = [math.nan, math.inf, -math.inf, 1.7976931348623157e308, -1e308, 1e-300,
+                   "x", None, True, [1], {"a": 1}]
+
+
+@pytest.mark.timeout(30)
+def test_hostile_numbers_in_the_metrics_chart_render_and_stay_bounded() -> None:
+    obj = fx.leaking()
+    charts = obj["status"]["charts"]
+    charts["metrics"] = {
+        "of": fx.HOSTILE, "t": [*HOSTILE_NUMBERS, *range(200)],
+        "series": [{"name": fx.HOSTILE, "values": [*HOSTILE_NUMBERS, *range(200)]},
+                   {"name": "process_open_fds", "values": HOSTILE_NUMBERS[::-1]},
+                   *({"name": f"s{i}", "values": [1]} for i in range(100))]}
+    charts["load"]["t"] = [1e308, -1e308] + charts["load"]["t"][2:]
+    charts["disruption"] = {"killedAt": -1.7e308, "recoveredAt": 1.7e308}
+    page = render_html(obj)
+    svgs = _svgs(page)
+    assert [k for k in svgs if k.startswith("metric-")] == ["metric-1", "metric-2"]
+    import xml.etree.ElementTree as ET
+
+    for svg in svgs.values():
+        ET.fromstring(svg)  # well-formed, every coordinate a number
+        assert "nan" not in svg.lower().replace("nanos", "") and "inf\"" not in svg
+    assert "<script>" not in page.split("<body>")[1].replace("&lt;script&gt;", "")
+    text = render_markdown(obj)
+    assert "metric-1" in text and "metric-3" not in text
+    from readygate.report.charts import sparkline
+
+    assert sparkline([1e-300, -1.7e308, None, 5.0]) == "▁▁ █"  # no overflow to an index
+    # a chart of the largest floats: drawn at the edge, in well under a second
+    from readygate.report.svg import Band, Limit, Series, chart
+
+    svg = chart("x", "t", [-1e308, 1.7e308], [Series("a", [1.7e308, -1e308])], unit="u",
+                bars=True, step=1e308, band=Band("b", -1e308, None),
+                limits=[Limit("l", math.inf), Limit("m", 1.5e308)], domain=(-1e308, 1e308))
+    ET.fromstring(svg)
 
 
 # -- formatting ---------------------------------------------------------------------------------

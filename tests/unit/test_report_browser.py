@@ -1,7 +1,8 @@
-"""The HTML report in a real headless browser (Debian's chromium): a passed and a failed check
-are rendered, screenshotted (out/report/*.png, to look at) and their DOM read back — the SVG
-charts with their series, thresholds and the disruption band are there, the crash's log lines
-are, and a hostile status built no element of its own.
+"""The HTML report in a real headless browser (Debian's chromium): a passed, a leaking and a
+failed check are rendered, screenshotted (out/report/*.png, to look at) and their DOM read back
+— the SVG charts with their series, thresholds and the disruption band are there (the leak's
+open file descriptors too), the crash's log lines are, and a hostile status built no element of
+its own.
 """
 
 from __future__ import annotations
@@ -44,6 +45,25 @@ def test_passed_report_in_a_browser() -> None:
     assert dom.count["article.check"] == 6 and dom.count["script"] == 0
     text = " ".join(dom.text)
     assert "Change against the last passed run" in text and "+30 %" in text
+
+
+def test_leaking_report_draws_the_descriptors_in_a_browser() -> None:
+    page = _page("unit-leaking", fx.leaking())
+    _looks_drawn(screenshot(page, OUT / "unit-leaking.png"))
+    dom = Elements(dump_dom(page))
+    charts = [a.get("data-chart") for tag, a in dom.attrs if tag == "svg"]
+    assert charts == ["latency", "throughput", "errors", "memory", "metric-1", "metric-2"]
+    series = [a.get("data-series") for tag, a in dom.attrs
+              if tag == "path" and a.get("class") == "series"]
+    assert series[-2:] == ["process_open_fds", "process…"]
+    assert dom.count["rect.disruption"] == 6  # the band on the descriptors' chart too
+    # p95, p99, target rate, memory, and each growth series' bound (max 20; maxPerMinute
+    # over the minutes scraped)
+    assert dom.count["line.limit"] == 6 and dom.count["text.off-scale"] == 0
+    text = " ".join(dom.text)
+    assert "Open file descriptors of pod shop-7d9f-abcde during the load" in text
+    assert "first scrape + max 20" in text
+    assert "open file descriptors: not measured" not in text
 
 
 def test_failed_report_in_a_browser() -> None:

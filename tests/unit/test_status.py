@@ -128,7 +128,15 @@ def test_status_stays_small_at_every_bound() -> None:
     import json
 
     from readygate.api.checks import ORDER
-    from readygate.api.report import BASELINE_KEYS, CHART_POINTS, Charts, LoadSeries, MemorySeries
+    from readygate.api.report import (
+        BASELINE_KEYS,
+        CHART_POINTS,
+        METRICS_SERIES,
+        Charts,
+        LoadSeries,
+        MemorySeries,
+        MetricsSeries,
+    )
 
     now = "2026-01-01T00:00:00Z"
     huge = "x" * 100_000
@@ -150,6 +158,8 @@ def test_status_stays_small_at_every_bound() -> None:
                                     errors=(10**9,) * n, p50_ms=(wide,) * n,
                                     p95_ms=(wide,) * n, p99_ms=(wide,) * n),
                     memory=MemorySeries(of=huge, t=(wide,) * n, bytes=(2.0**40,) * n),
+                    metrics=MetricsSeries(of=huge, t=(wide,) * n, series=tuple(
+                        (huge, (-1.23457e+308,) * n) for _ in range(5))),
                     killed_at=wide, recovered_at=wide)
     passed = {name: CheckResult(result="Passed", message=huge, started_at=now, finished_at=now,
                                 measured={**{f"m{i}": float(i) for i in range(500)},
@@ -164,11 +174,14 @@ def test_status_stays_small_at_every_bound() -> None:
                        target=huge[:2048], charts=charts, rerun=huge)
         status = compute_status(status, view, now, gate=gate)
     assert len(status["charts"]["load"]["t"]) == CHART_POINTS  # type: ignore[index]
+    assert len(status["charts"]["metrics"]["series"]) == METRICS_SERIES  # type: ignore[index]
+    assert len(json.dumps(status["charts"])) < 12_000  # type: ignore[index]
     assert len(status["baseline"]["checks"]) == len(ORDER)  # type: ignore[index]
     assert len(status["handledRerun"]) <= 100  # type: ignore[arg-type]
     size = len(json.dumps(status))
-    # 156 KB measured with 9 checks, of which the report's charts are 7.5 KB and its baseline
-    # under 1 KB; each further check at its bounds adds about 12 KB (181 KB with 11)
+    # 156 KB measured with 9 checks, of which the report's charts are 7.5 KB (10.8 KB with the
+    # metrics check's two series) and its baseline under 1 KB; each further check at its bounds
+    # adds about 12 KB (184 KB with 11)
     assert size < 50_000 + 12_500 * len(ORDER), f"a worst-case status is {size} bytes"
     assert size < 1_000_000  # far under etcd's 1.5 MiB whatever is registered
     assert len(status["history"]) == 5  # type: ignore[arg-type]

@@ -4,11 +4,14 @@ and their CRD schema.
 
 A report draws latency percentiles and throughput per step of the load, errors over time with
 the disruption of the resilience check marked, and the working set of the target's container
-during the load. The load engine keeps a per-second timeline and the stability check samples
-memory every ``sampleEvery``; ``judge.charts`` downsamples both to at most ``CHART_POINTS``
-points per series with rounded numbers, and ``to_status`` enforces the bound again, so
-``status.charts`` stays a few kilobytes (about 5 KB at the bound) however long a load or soak
-runs. ``status.compute`` writes it; ``report`` reads it.
+during the load, and the first ``METRICS_SERIES`` growth series of the metrics check (open
+file descriptors, say) on the pod where the first of them grew most. The load engine keeps a
+per-second timeline, the stability check samples memory every ``sampleEvery`` and the metrics
+check scrapes every ``scrapeEvery``; ``judge.charts`` downsamples them to at most
+``CHART_POINTS`` points per series with rounded numbers, and ``to_status`` enforces the bounds
+again (a value that is not finite becomes null), so ``status.charts`` stays a few kilobytes
+(about 10 KB at the bound) however long a load or soak runs. ``status.compute`` writes it;
+``report`` reads it.
 
 ``status.baseline`` is the last run that passed before the current one: its verdict, score and
 ``BASELINE_KEYS`` of each check's measured values (at most ``BASELINE_CHECKS`` checks, about
@@ -19,6 +22,7 @@ moves the finished run there when the next run starts.
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Any
 
 from readygate.api.results import EVIDENCE_CHARS, clip
@@ -28,6 +32,8 @@ BASELINE_KEYS = ("p50Ms", "p95Ms", "p99Ms", "errorRate", "rps", "secondsToReady"
                  "secondsToPodsReady", "recoverySeconds", "errorRateDuringRecovery",
                  "memoryGrowthBytes", "restartSeconds")
 BASELINE_CHECKS = 16
+METRICS_SERIES = 2  # growth series of the metrics check charted, at most
+SERIES_NAME_CHARS = 100  # a growth series' selector as charted (as its measured key is cut)
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -64,15 +70,41 @@ class MemorySeries:
                 "bytes": list(self.bytes[:n])}
 
 
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class MetricsSeries:
+    """Growth series of the metrics check on one pod (``of``: ``pod NAME``, or ``target``) at
+    seconds ``t``: (selector, values) each, a value None where the page had no number."""
+
+    of: str
+    t: tuple[float, ...]
+    series: tuple[tuple[str, tuple[float | None, ...]], ...]
+
+    def to_status(self) -> dict[str, Any]:
+        n = CHART_POINTS
+        return {"of": clip(self.of, EVIDENCE_CHARS), "t": list(self.t[:n]),
+                "series": [{"name": clip(name, SERIES_NAME_CHARS),
+                            "values": [_finite(v) for v in values[:n]]}
+                           for name, values in self.series[:METRICS_SERIES]]}
+
+
 @dataclasses.dataclass(frozen=True, kw_only=True)
 class Charts:
-    """What the report draws; times are seconds from the load's start (``load_started_at``)."""
+    """What the report draws; times are seconds from the load's start (``load_started_at``;
+    without a load, the metrics check's first scrape)."""
 
     load_started_at: str | None = None
     load: LoadSeries | None = None
     memory: MemorySeries | None = None
+    metrics: MetricsSeries | None = None
     killed_at: float | None = None  # the resilience check deleted pods
     recovered_at: float | None = None  # ... and the workload was whole again
+    # the load's time zero (wall clock), which the metrics check puts its scrapes on; not in
+    # status (``load_started_at`` is, to the second)
+    load_epoch: float | None = None
 
     def to_status(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -82,6 +114,8 @@ class Charts:
             out["load"] = self.load.to_status()
         if self.memory is not None:
             out["memory"] = self.memory.to_status()
+        if self.metrics is not None:
+            out["metrics"] = self.metrics.to_status()
         if self.killed_at is not None:
             out["disruption"] = {"killedAt": round(self.killed_at, 1)}
             if self.recovered_at is not None:
@@ -125,6 +159,21 @@ def charts_schema() -> dict[str, Any]:
                                    "t": _numbers("When each sample was taken."),
                                    "bytes": _numbers("Its working set (peak of the samples the "
                                                      "point stands for).")}),
+                  "metrics": _f("object", f"The first {METRICS_SERIES} growth series of the "
+                                          "metrics check on the pod where the first grew most "
+                                          "(the check's scrapes: before, during and after the "
+                                          "load).", properties={
+                      "of": _f("string", "pod NAME, or target.", maxLength=EVIDENCE_CHARS),
+                      "t": _numbers("When each scrape was taken."),
+                      "series": _f("array", "Each growth series.", maxItems=METRICS_SERIES,
+                                   items=_f("object", "One series.", properties={
+                                       "name": _f("string", "Its selector.",
+                                                  maxLength=SERIES_NAME_CHARS),
+                                       "values": _numbers("Its value: the first and the "
+                                                          "last scrape's, between them the "
+                                                          "peak of the scrapes a point stands "
+                                                          "for (null: no number on the page).",
+                                                          nullable=True)}))}),
                   "disruption": _f("object", "When the resilience check deleted pods, and when "
                                              "the workload had recovered.",
                                    properties={"killedAt": _f("number", "Pods deleted."),

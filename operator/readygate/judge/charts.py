@@ -5,16 +5,30 @@ whole seconds: requests and errors are summed, and the percentiles of a step com
 of its seconds' coarse histograms (exact up to the timeline's ~5 % bucket error, never an
 average of percentiles). ``memory_series`` keeps the container the stability check judged (the
 one that grew most) and the peak of each group of samples. ``charts_of`` puts them together with
-the resilience check's disruption, all on the load's clock.
+the resilience check's disruption, all on the load's clock. ``with_metrics`` adds the metrics
+check's first growth series on the pod where the first grew most (``metrics_series``: the first
+and the last scrape as they were, between them the peak of each group), put on that clock too —
+the metrics check scrapes before, during and after the load phase, so it comes last.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Sequence
 
 from readygate.api.clock import utc_at
-from readygate.api.report import CHART_POINTS, Charts, LoadSeries, MemorySeries
+from readygate.api.metricexpr import parse_selector
+from readygate.api.report import (
+    CHART_POINTS,
+    METRICS_SERIES,
+    Charts,
+    LoadSeries,
+    MemorySeries,
+    MetricsSeries,
+)
+from readygate.api.spec import MetricsCheck
+from readygate.judge.metrics import Scrape
 from readygate.judge.resilience import Disruption
 from readygate.judge.stability import MemorySample
 from readygate.load import LoadResult
@@ -98,4 +112,71 @@ def charts_of(result: LoadResult | None, samples: Sequence[MemorySample] = (),
             recovered = max(killed, disruption.recovered_at - result.started)
     return Charts(load_started_at=utc_at(result.started), load=load_series(result),
                   memory=memory_series(samples, offset), killed_at=killed,
-                  recovered_at=recovered)
+                  recovered_at=recovered, load_epoch=result.started)
+
+
+def _number(value: float) -> float | None:
+    """Six significant digits (a JSON number of a dozen characters at most), None for NaN or an
+    infinity."""
+    return float(f"{value:.6g}") if math.isfinite(value) else None
+
+
+def _growth(values: Sequence[float | None]) -> float:
+    finite = [v for v in values if v is not None]
+    return finite[-1] - finite[0] if len(finite) >= 2 else -math.inf
+
+
+def metrics_series(scrapes: Sequence[Scrape], keys: Sequence[str], offset: float = 0.0,
+                   points: int = CHART_POINTS) -> MetricsSeries | None:
+    """``keys`` (selectors as ``judge.metrics`` keys them) on the source where the first grew
+    most (then the second; then by name), its times shifted by ``offset`` seconds; at most
+    ``points`` points: the first and the last scrape as they were — what growth is measured
+    between — and the peak of each group of the scrapes between them. A page that was not read
+    is no point; a series missing from a page, or not a finite number on it, is None there."""
+    keys = list(dict.fromkeys(keys))[:METRICS_SERIES]
+    if not keys or points < 3:
+        return None
+    by_source: dict[str, list[Scrape]] = {}
+    for s in sorted(scrapes, key=lambda s: s.at):
+        if s.ok and math.isfinite(s.at):
+            by_source.setdefault(s.source, []).append(s)
+
+    def column(source: str, key: str) -> list[float | None]:
+        return [_number(s.values[key]) if key in s.values else None
+                for s in by_source[source]]
+
+    sources = [s for s in sorted(by_source) if any(any(k in x.values for k in keys)
+                                                  for x in by_source[s])]
+    if not sources:
+        return None
+    worst = max(sources, key=lambda src: tuple(_growth(column(src, k)) for k in keys))
+    rows = by_source[worst]
+    columns = [column(worst, k) for k in keys]
+    last = len(rows) - 1
+    size = max(1, math.ceil((last - 1) / (points - 2)))
+    groups = [[0], *(list(range(j, min(j + size, last))) for j in range(1, last, size))]
+    if last > 0:
+        groups.append([last])
+    ts = tuple(round(rows[g[0]].at + offset, 1) for g in groups)
+    series = []
+    for key, values in zip(keys, columns, strict=True):
+        peaks = []
+        for g in groups:
+            finite = [v for v in (values[i] for i in g) if v is not None]
+            peaks.append(max(finite) if finite else None)
+        series.append((key, tuple(peaks)))
+    return MetricsSeries(of=worst, t=ts, series=tuple(series))
+
+
+def with_metrics(charts: Charts | None, spec: MetricsCheck, scrapes: Sequence[Scrape],
+                 scraped_at: float) -> Charts | None:
+    """``charts`` (the load phase's, None when it has none) with the metrics check's growth
+    series: ``scraped_at`` is the wall-clock time of the scrapes' zero; on the load's clock
+    when the load phase left one, else on the scrapes' own (the first at 0)."""
+    keys = [str(parse_selector(g.series)) for g in spec.growth]
+    epoch = charts.load_epoch if charts is not None else None
+    offset = scraped_at - epoch if epoch is not None else 0.0
+    series = metrics_series(scrapes, keys, offset)
+    if series is None:
+        return charts
+    return dataclasses.replace(charts or Charts(), metrics=series)

@@ -170,7 +170,7 @@ def _charts(r: Report) -> str:
     if not specs:
         return ""
     svgs = [chart(s.name, s.title, s.x, s.series, unit=s.unit, limits=s.limits, band=s.band,
-                  bars=s.bars, step=s.step, domain=s.domain) for s in specs]
+                  bars=s.bars, step=s.step, domain=s.domain, x_label=s.x_label) for s in specs]
     note = ""
     if r.load is not None:
         note = (f"<p class=\"meta\">One point per {plain(r.load.step)} s of the load"

@@ -140,8 +140,20 @@ def _charts(r: Report) -> list[str]:
         for s in spec.series:
             finite = [v for v in s.values if v is not None]
             top = f"{plain(max(finite))} {md(spec.unit)}" if finite else "—"
-            lines.append(_row(f"{md(spec.name)}: {md(s.name)}", f"`{sparkline(s.values)}`",
-                              top))
+            what = spec.title if spec.name.startswith("metric-") else s.name
+            lines.append(_row(f"{md(spec.name)}: {md(what)}", f"`{sparkline(s.values)}`", top))
+    # the metrics check's series: a character per scrape (or group of them), and as the
+    # sparkline has no scale, the first and last value and the bound
+    notes = []
+    for spec in specs:
+        finite = [v for s in spec.series[:1] for v in s.values if v is not None]
+        if spec.name.startswith("metric-") and finite:
+            bound = "".join(f"; {md(lim.name)}: {plain(lim.value)} {md(spec.unit)}"
+                            for lim in spec.limits)
+            notes.append(f"- {md(spec.name)}, one character per scrape (or group of them): "
+                         f"{plain(finite[0])} → {plain(finite[-1])} {md(spec.unit)}{bound}.")
+    if notes:
+        lines += ["", *notes]
     if r.killed_at is not None:
         until = (f"recovered at {plain(r.recovered_at)} s" if r.recovered_at is not None
                  else "not recovered")

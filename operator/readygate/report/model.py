@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from readygate.api.parse import parse_spec
+from readygate.api.report import METRICS_SERIES, SERIES_NAME_CHARS
+from readygate.api.results import EVIDENCE_CHARS, clip
 from readygate.api.spec import CheckSpec
 from readygate.report.fmt import num
 
@@ -64,6 +66,13 @@ class MemorySeries:
 
 
 @dataclasses.dataclass(frozen=True)
+class MetricsSeries:
+    of: str
+    t: tuple[float, ...]
+    series: tuple[tuple[str, tuple[float | None, ...]], ...]  # (selector, values)
+
+
+@dataclasses.dataclass(frozen=True)
 class Baseline:
     run: float | None
     verdict: str
@@ -101,6 +110,7 @@ class Report:
     recovered_at: float | None
     baseline: Baseline | None
     spec: CheckSpec | None
+    metrics: MetricsSeries | None = None
 
     @property
     def finished(self) -> bool:
@@ -183,6 +193,24 @@ def _memory(value: Any) -> MemorySeries | None:
     return MemorySeries(of=_str(d.get("of")) or "?", t=t[:n], bytes=values[:n])
 
 
+def _metrics(value: Any) -> MetricsSeries | None:
+    d = _map(value)
+    t = _series(d.get("t"))
+    entries = d.get("series")
+    series = []
+    for entry in (entries if isinstance(entries, list) else [])[:METRICS_SERIES]:
+        e = _map(entry)
+        values = _series(e.get("values"), nullable=True)[:len(t)]
+        name = _str(e.get("name"))
+        if name:
+            series.append((clip(name, SERIES_NAME_CHARS),
+                           values + (None,) * (len(t) - len(values))))
+    if not t or not series:
+        return None
+    return MetricsSeries(of=clip(_str(d.get("of")) or "?", EVIDENCE_CHARS), t=t,
+                         series=tuple(series))
+
+
 def _baseline(value: Any) -> Baseline | None:
     d = _map(value)
     verdict = _str(d.get("verdict"))
@@ -230,4 +258,5 @@ def read(obj: Mapping[str, Any]) -> Report:
         load_started_at=_str(charts.get("loadStartedAt")),
         killed_at=num(disruption.get("killedAt")),
         recovered_at=num(disruption.get("recoveredAt")),
-        baseline=_baseline(status.get("baseline")), spec=_spec(obj.get("spec")))
+        baseline=_baseline(status.get("baseline")), spec=_spec(obj.get("spec")),
+        metrics=_metrics(charts.get("metrics")))

@@ -5,7 +5,9 @@ escaped (``fmt.esc``) and every coordinate is a number this module computed.
 Each chart is ``<svg class="chart" data-chart="NAME">`` with ``path.series`` (lines),
 ``rect.column`` (bars), ``line.limit`` (thresholds; one far above the data is named in
 ``text.off-scale`` instead) and ``rect.disruption`` (the marked band), so the tests can find
-them in the browser's DOM. Pure.
+them in the browser's DOM. Pure. Times beyond ``X_MAX`` seconds and values beyond ``Y_MAX`` (a
+target's page or a hostile status can hold any float) are drawn at the edge: no scale, tick loop
+or coordinate ever overflows.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ WIDTH, HEIGHT = 720, 240
 LEFT, RIGHT, TOP, BOTTOM = 64, 16, 46, 40
 OFF_SCALE = 2.5  # a threshold above this many times the data's peak is not drawn to scale
 COLORS = ("#2b7bb9", "#e08a1e", "#c0392b", "#6a3d9a", "#2e8b57")
+X_MAX = 1e9  # seconds (about 32 years)
+Y_MAX = 1e300
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,6 +62,10 @@ def _fmt(v: float) -> str:
     return f"{v:.1f}"
 
 
+def _within(v: float, limit: float) -> float:
+    return max(-limit, min(limit, v)) if math.isfinite(v) else 0.0
+
+
 def chart(name: str, title: str, x: Sequence[float], series: Sequence[Series], *, unit: str,
           x_label: str = "seconds since the load started", bars: bool = False,
           limits: Sequence[Limit] = (), band: Band | None = None, step: float = 1.0,
@@ -65,6 +73,14 @@ def chart(name: str, title: str, x: Sequence[float], series: Sequence[Series], *
     """One chart: ``series`` values at the times ``x`` (seconds), drawn as lines, or as bars
     ``step`` seconds wide when ``bars``; ``domain`` is the x axis's range (charts of one run
     share it, so their times line up)."""
+    x = [_within(v, X_MAX) for v in x]
+    step = _within(step, X_MAX)
+    if domain is not None:
+        domain = (_within(domain[0], X_MAX), _within(domain[1], X_MAX))
+    if band is not None:
+        band = Band(band.name, _within(band.start, X_MAX),
+                    _within(band.end, X_MAX) if band.end is not None else None)
+    limits = [lim for lim in limits if math.isfinite(lim.value)]
     n = len(x)
     x0 = min(x) if n else 0.0
     x1 = (max(x) + (step if bars else 0.0)) if n else 1.0
@@ -75,11 +91,11 @@ def chart(name: str, title: str, x: Sequence[float], series: Sequence[Series], *
     if x1 <= x0:
         x1 = x0 + 1.0
     values = [v for s in series for v in s.values if v is not None and math.isfinite(v)]
-    peak = max([*values, 0.0])
+    peak = min(max([*values, 0.0]), Y_MAX)
     # a threshold far above the data would flatten it: it is named, not drawn
     drawn = [lim for lim in limits if peak <= 0 or lim.value <= OFF_SCALE * peak]
     off = [lim for lim in limits if lim not in drawn]
-    top = max([peak] + [lim.value for lim in drawn])
+    top = min(max([peak] + [lim.value for lim in drawn]), Y_MAX)
     ystep = nice_step(top * 1.05 if top > 0 else 1.0)
     y1 = ystep * max(1, math.ceil(top * 1.05 / ystep)) if top > 0 else ystep * 5
     pw, ph = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM

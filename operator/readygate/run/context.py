@@ -2,10 +2,10 @@
 
 A stage (``run.stages.*``) gets the check's spec and names, the I/O seams (``kube``,
 ``prober``), the operator's settings, a way to ``record`` a check's result or ``update`` the
-run's diagnosis (the runner hands both to the one status writer), the shared watch ``cache``
-and ``pods(endpoint)`` read from it. It never sees the runner, the writer or another stage.
-``Runtime`` is what every run of the operator shares; the runner makes one ``RunContext`` per
-run from it.
+run's diagnosis (the runner hands both to the one status writer), read the checks' results and
+the run's charts so far, the shared watch ``cache`` and ``pods(endpoint)`` read from it. It
+never sees the runner, the writer or another stage. ``Runtime`` is what every run of the
+operator shares; the runner makes one ``RunContext`` per run from it.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any
 
+from readygate.api.report import Charts
 from readygate.api.results import CheckResult
 from readygate.api.settings import Settings
 from readygate.api.spec import CheckSpec
@@ -58,7 +59,8 @@ class Runtime:
 class RunContext:
     def __init__(self, runtime: Runtime, check: Mapping[str, Any], spec: CheckSpec, *,
                  run: int, record: Record, update: Update,
-                 results: Callable[[], Mapping[str, CheckResult]]) -> None:
+                 results: Callable[[], Mapping[str, CheckResult]],
+                 charts: Callable[[], Charts | None] = lambda: None) -> None:
         meta = check["metadata"]
         self.check = check  # a snapshot of metadata and spec, for owner references
         self.spec = spec
@@ -76,6 +78,7 @@ class RunContext:
         self._record = record
         self._update = update
         self._results = results
+        self._charts = charts
         self.started = time.monotonic()
 
     async def record(self, name: str, result: CheckResult, **changes: Any) -> None:
@@ -88,6 +91,10 @@ class RunContext:
 
     def result(self, name: str) -> CheckResult | None:
         return self._results().get(name)
+
+    def charts(self) -> Charts | None:
+        """The run's charts so far (the load phase's, once it has ended)."""
+        return self._charts()
 
     def planned(self, name: str) -> bool:
         return name in self._results()

@@ -60,7 +60,8 @@ class CheckRunner:
                             phase="Deploying" if spec.target.deploy else "Verifying",
                             started_at=utc_now(), rerun=rerun_token(meta))
         self.ctx = RunContext(runtime, check, spec, run=run, record=self._record,
-                              update=self._persist, results=lambda: self.view.checks)
+                              update=self._persist, results=lambda: self.view.checks,
+                              charts=lambda: self.view.charts)
 
     async def _persist(self, **changes: Any) -> None:
         self.view = dataclasses.replace(self.view, **changes)

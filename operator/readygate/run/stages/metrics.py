@@ -6,7 +6,9 @@ the PromQL rules are asked of the operator's Prometheus (``READYGATE_PROMETHEUS_
 It wraps the load phase (``run.stages.load``), which it starts after the first scrape, the way
 stability samples memory beside the load; without a load it scrapes for ``observeFor``. Pages
 and answers are read by ``run.scrape`` and judged by ``judge.metrics``. A fault of the load
-phase is re-raised once this check has its own result.
+phase is re-raised once this check has its own result. With the result it adds its first growth
+series to the run's charts (``judge.charts.with_metrics``, on the load phase's clock), through
+the same record: the charts' one writer stays the runner's.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from readygate.api.clock import utc_now
 from readygate.api.metricexpr import Selector, placeholders_of, render
 from readygate.api.results import CheckResult
 from readygate.api.spec import MetricsCheck
+from readygate.judge.charts import with_metrics
 from readygate.judge.metrics import QueryAnswer, Scrape, judge_metrics, wanted_selectors
 from readygate.judge.targets import Endpoint
 from readygate.kube.podstate import live
@@ -41,7 +44,7 @@ async def run_metrics(ctx: RunContext, endpoint: Endpoint,
     started = utc_now()
     selectors = wanted_selectors(spec)
     scrapes: list[Scrape] = []
-    t0 = time.monotonic()
+    t0, wall0 = time.monotonic(), time.time()  # the scrapes' zero, and on the wall clock
 
     async def scrape_round() -> None:
         if selectors:
@@ -79,8 +82,10 @@ async def run_metrics(ctx: RunContext, endpoint: Endpoint,
         await asyncio.sleep(spec.settle)
         await scrape_round()
     answers = await _ask(ctx, endpoint, spec) if spec.promql else []
-    await ctx.record("metrics", judge_metrics(spec, scrapes, answers, started_at=started,
-                                              finished_at=utc_now()))
+    result = judge_metrics(spec, scrapes, answers, started_at=started, finished_at=utc_now())
+    # the growth series for the report, beside the load phase's charts (written by now)
+    charts = with_metrics(ctx.charts(), spec, scrapes, wall0)
+    await ctx.record("metrics", result, **({"charts": charts} if charts is not None else {}))
     if fault is not None:
         raise fault
 
