@@ -7,6 +7,7 @@ import asyncio
 from typing import Any, cast
 
 from readygate.api.parse import parse_spec
+from readygate.api.spec import CheckSpec
 from readygate.kube.client import Kube
 from readygate.kube.watchcache import WatchCache
 from readygate.run import gatekeeper
@@ -25,6 +26,16 @@ LABELS = {"app": "web"}
 
 def conditions(kube: FakeKube, name: str) -> dict[str, dict[str, Any]]:
     return {c["type"]: c for c in kube.must("Pod", NS, name)["status"].get("conditions") or []}
+
+
+def keeper_of(kube: FakeKube, prober: FakeProber) -> tuple[Gatekeeper, CheckSpec]:
+    """The check's gatekeeper over the fakes (its own writer and watch cache), and its spec."""
+    check = kube.check(NS, NAME)
+    writer = StatusWriter(cast(Kube, kube), NS, NAME, {},
+                          resource_version=check["metadata"]["resourceVersion"])
+    keeper = Gatekeeper(cast(Kube, kube), cast(Prober, prober), kube.body(NS, NAME), writer,
+                        WatchCache(cast(Kube, kube)))
+    return keeper, parse_spec(check["spec"])
 
 
 def workload_check(kube: FakeKube, replicas: int = 2) -> None:
@@ -54,12 +65,7 @@ def test_gated_pods_are_verified_at_their_address_and_their_condition_patched() 
     prober.on(f"http://{ip[bad]}:8080/ready", ok())
     prober.on(f"http://{ip[bad]}:8080/health", status(500))  # not alive
 
-    check = kube.check(NS, NAME)
-    writer = StatusWriter(cast(Kube, kube), NS, NAME, {},
-                          resource_version=check["metadata"]["resourceVersion"])
-    keeper = Gatekeeper(cast(Kube, kube), cast(Prober, prober), kube.body(NS, NAME), writer,
-                        WatchCache(cast(Kube, kube)))
-    spec = parse_spec(check["spec"])
+    keeper, spec = keeper_of(kube, prober)
 
     async def main() -> None:
         await keeper.turn(spec, 1)
@@ -159,12 +165,7 @@ def test_a_verification_that_only_timed_out_is_tried_again_before_the_gate_fails
     prober.on(f"http://{ip}:8080/ready", ok())
     health = iter([slow(1.0)] * 10 + [ok()] * 1000)  # the first window times out
     prober.on(f"http://{ip}:8080/health", lambda method, url: next(health))
-    check = kube.check(NS, NAME)
-    writer = StatusWriter(cast(Kube, kube), NS, NAME, {},
-                          resource_version=check["metadata"]["resourceVersion"])
-    keeper = Gatekeeper(cast(Kube, kube), cast(Prober, prober), kube.body(NS, NAME), writer,
-                        WatchCache(cast(Kube, kube)))
-    spec = parse_spec(check["spec"])
+    keeper, spec = keeper_of(kube, prober)
     seen: list[tuple[str, str]] = []
 
     async def main() -> None:

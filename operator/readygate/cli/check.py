@@ -41,6 +41,7 @@ from readygate.api.urls import split_url
 from readygate.judge.targets import url_refusal
 from readygate.kube.offline import Offline
 from readygate.kube.watchcache import WatchCache
+from readygate.load.cli import EXIT, EXIT_ERROR, EXIT_USAGE
 from readygate.load.pacer import Pacer
 from readygate.run.context import Runtime
 from readygate.run.lag import LagMonitor
@@ -51,9 +52,6 @@ from readygate.run.runner import CheckRunner
 from readygate.status.metrics import Metrics
 from readygate.status.writer import StatusWriter
 
-EXIT_PASSED, EXIT_FAILED, EXIT_USAGE, EXIT_INCONCLUSIVE, EXIT_ERROR = 0, 1, 2, 3, 4
-EXIT = {"Passed": EXIT_PASSED, "Conditional": EXIT_PASSED, "Failed": EXIT_FAILED,
-        "Inconclusive": EXIT_INCONCLUSIVE, "Error": EXIT_ERROR}
 # spec sections that need a cluster: (field, why it is not run here)
 CLUSTER_ONLY = (
     ("resilience", "resilience deletes pods"),
@@ -205,7 +203,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"readygate check: {exc}", file=sys.stderr)
         return EXIT_USAGE
     obj = asyncio.run(run_check(doc, spec, secrets, allowlist, prometheus))
-    obj["notRun"] = dropped
     status = obj.get("status") or {}
     if args.output == "json":
         print(json.dumps({"verdict": status.get("verdict"), "score": status.get("score"),

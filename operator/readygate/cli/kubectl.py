@@ -37,14 +37,14 @@ from readygate.api.durations import parse_duration
 from readygate.api.names import TERMINAL_PHASES
 from readygate.api.rerun import ANNOTATION, TOKEN_CHARS
 from readygate.kube.client import Kube, KubeError, NotFound, load_user_config
+from readygate.load.cli import EXIT as VERDICT_EXIT  # the one table of exit codes
+from readygate.load.cli import EXIT_ERROR as EXIT_NO_VERDICT
+from readygate.load.cli import EXIT_PASSED as EXIT_OK
+from readygate.load.cli import EXIT_USAGE
 from readygate.report import render_html, render_markdown
 from readygate.report.fmt import terminal
 from readygate.report.table import checks as checks_table
 from readygate.report.table import scorecards
-
-EXIT_OK, EXIT_USAGE = 0, 2
-VERDICT_EXIT = {"Passed": 0, "Conditional": 0, "Failed": 1, "Inconclusive": 3, "Error": 4}
-EXIT_NO_VERDICT = 4
 
 
 class Refusal(Exception):

@@ -15,6 +15,8 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal
 
+from readygate.judge.answers import Sample
+
 Action = Literal["verify", "wait", "done", "failed", "verifying"]
 REASON_VERIFIED = "ReadinessCheckPassed"
 REASON_FAILED = "ReadinessCheckFailed"
@@ -98,3 +100,12 @@ def _pod_entry(p: PodGate, result: str) -> dict[str, str]:
     if p.message:  # an empty string inside a list reaches the API server as null
         entry["message"] = p.message[:300]
     return entry
+
+
+def unjudged(samples: Sequence[Sample]) -> bool:
+    """Every failed probe of a verification timed out or was delayed by the operator's own
+    overload: the pod said nothing, so it is verified again rather than failed."""
+    failed = [s for s in samples if not s.ok]
+    return bool(failed) and all(
+        s.overloaded or (s.status is None and (s.error or "").startswith("timeout"))
+        for s in failed)

@@ -84,8 +84,7 @@ class Store:
         self.synced = asyncio.Event()
         self.failed: str | None = None  # why the watch cannot run (reads go to the API)
         self.task: asyncio.Task[None] | None = None
-        self.lists = 0
-        self.watches = 0
+        self.lists = 0  # a second one is a relist
 
     def replace(self, items: list[Obj], version: str) -> bool:
         fresh = {o["metadata"]["name"]: trim(self.resource, o) for o in items}
@@ -293,7 +292,6 @@ class WatchCache:
                     if store.replace(items, version) or not store.synced.is_set():
                         ns.changed()
                     store.synced.set()
-                store.watches += 1
                 began, events = time.monotonic(), 0
                 async for event in self.kube.watch(store.resource, ns.name, store.version,
                                                    label_selector=selector,

@@ -207,7 +207,7 @@ class Gatekeeper:
                 break
             if time.monotonic() - started >= ready.within:
                 return False, (f"not ready within {ready.within:.0f}s: "
-                               f"{last.describe(ready.path)}"), _unjudged([last])
+                               f"{last.describe(ready.path)}"), gates.unjudged([last])
             await asyncio.sleep(ready.period)
         live_spec = spec.liveness
         if not live_spec.enabled:
@@ -218,16 +218,9 @@ class Gatekeeper:
         verdict = judge_liveness(samples, live_spec, restarts=0, started_at="", finished_at="")
         if verdict.result != "Passed":
             return (False, f"liveness {verdict.result.lower()}: {verdict.message}",
-                    verdict.result == "Inconclusive" or _unjudged(samples))
+                    verdict.result == "Inconclusive" or gates.unjudged(samples))
         return True, f"ready, and {verdict.message}", False
 
-
-def _unjudged(samples: list[Sample]) -> bool:
-    """Every failed probe timed out or was delayed by the operator: nothing the pod said."""
-    failed = [s for s in samples if not s.ok]
-    return bool(failed) and all(
-        s.overloaded or (s.status is None and (s.error or "").startswith("timeout"))
-        for s in failed)
 
 
 async def target_selector(kube: Reader, check: Mapping[str, Any], spec: CheckSpec) -> str:
