@@ -58,6 +58,9 @@ SESSION = secrets.token_hex(2)
 SESSION_PREFIX = f"rg-e2e-{SESSION}-"
 
 
+ESTABLISHED = 'jsonpath={.status.conditions[?(@.type=="Established")].status}'
+
+
 class Cluster:
     def __init__(self, kubeconfig: Path, context: str) -> None:
         self.kubeconfig = kubeconfig
@@ -78,6 +81,17 @@ class Cluster:
         return proc
 
     # -- ReadinessChecks ---------------------------------------------------------------------
+
+    def install_crd(self) -> None:
+        """Apply the CRD and wait until the API server serves it. Not `kubectl wait
+        --for=condition=Established`: read before the API server wrote any condition (right
+        after the first apply on a fresh cluster) it fails at once with ".status.conditions
+        accessor error: <nil>" instead of waiting."""
+        self.kubectl("apply", "-f", str(ROOT / "crds" / "readinesschecks.readygate.io.yaml"))
+        wait_for("the CRD Established", 60, lambda: self.kubectl(
+            "get", "crd", "readinesschecks.readygate.io", "-o", ESTABLISHED,
+            check=False).stdout.strip() == "True", every=0.2)
+
     def create_check(self, namespace: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
         body = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "ReadinessCheck",
                 "metadata": {"name": name}, "spec": spec}
@@ -163,9 +177,7 @@ def cluster() -> Cluster:
                     f"the cluster it created ({EXPECTED_CONTEXT!r}); set "
                     "READYGATE_E2E_ALLOW_CONTEXT to that context to allow it", pytrace=False)
     c = Cluster(kubeconfig, context)
-    c.kubectl("apply", "-f", str(ROOT / "crds" / "readinesschecks.readygate.io.yaml"))
-    c.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-              "crd/readinesschecks.readygate.io")
+    c.install_crd()
     return c
 
 

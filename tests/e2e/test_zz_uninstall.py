@@ -66,9 +66,7 @@ def test_uninstall_with_checks_present_completes(cluster: Cluster, owned_install
         ns = cluster.kubectl("get", "namespace", SYSTEM_NAMESPACE, check=False)
         assert ns.returncode != 0, ns.stdout
     finally:
-        cluster.kubectl("apply", "-f", str(CRD))
-        cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                        "crd/readinesschecks.readygate.io")
+        cluster.install_crd()
         drop_namespace(cluster, watched)
         if cluster.kubectl("get", "namespace", SYSTEM_NAMESPACE, check=False).returncode == 0:
             install.remove()

@@ -406,8 +406,15 @@ def main() -> int:
     args = parser.parse_args()
     cluster = Cluster(args.kubeconfig)
     cluster.kubectl("apply", "-f", str(ROOT / "crds" / "readinesschecks.readygate.io.yaml"))
-    cluster.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                    f"crd/{PLURAL}.{GROUP}")
+    # not `kubectl wait --for=condition=Established`: it fails at once on a CRD without any
+    # condition yet (a fresh cluster, right after the first apply)
+    for _ in range(300):
+        if cluster.kubectl("get", "crd", f"{PLURAL}.{GROUP}", "-o", 'jsonpath={.status.conditions'
+                           '[?(@.type=="Established")].status}').strip() == "True":
+            break
+        time.sleep(0.2)
+    else:
+        raise SystemExit(f"crd/{PLURAL}.{GROUP} not Established after 60s")
     ns = f"rg-gitops-{secrets.token_hex(3)}"
     cluster.core.create_namespace({"metadata": {"name": ns, "labels": {
         "pod-security.kubernetes.io/enforce": "restricted"}}})
