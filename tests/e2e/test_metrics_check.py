@@ -10,8 +10,11 @@ passes. A third check asks PromQL of an operator that has no Prometheus: Inconcl
 ``test_promql_against_a_real_prometheus``: Debian's Prometheus (tests/e2e/prometheus.py) scrapes
 a workload pod in a namespace of its own; an operator of this test, given that Prometheus
 (``READYGATE_PROMETHEUS_URL``), judges PromQL rules on the real series: one passes, one fails
-with the value, one whose query matches nothing is Inconclusive ("no data"). The measured
-figures are written to out/e2e/metrics-check.txt.
+with the value, one whose query matches nothing is Inconclusive ("no data"). The same pod is
+also scraped as another tenant's (``namespace="kube-system"``): a query that names no namespace
+sees only the check's own series, and one that names the other namespace is refused (the
+metrics check ends Error, saying what to write).
+The measured figures are written to out/e2e/metrics-check.txt.
 """
 
 from __future__ import annotations
@@ -60,6 +63,9 @@ def _note(line: str) -> None:
     with REPORT.open("a") as f:
         f.write(line + "\n")
     print(line)
+
+
+NEIGHBOUR = "kube-system"
 
 
 def _final(cluster: Cluster, namespace: str, names: list[str], timeout: float,
@@ -171,12 +177,18 @@ def real_prometheus(cluster: Cluster, operator: Operator, own_namespace: str,
             {"job_name": "workload", "static_configs": [{
                 "targets": [f"{pod['ip']}:8080"],
                 "labels": {"namespace": own_namespace, "pod": pod["name"]}}]},
+            # the same pod as another tenant's series: what a check must not read
+            {"job_name": "neighbour", "static_configs": [{
+                "targets": [f"{pod['ip']}:8080"],
+                "labels": {"namespace": NEIGHBOUR, "pod": "neighbour-0"}}]},
         ],
     }
     prometheus = launch(config, tmp_path / "prometheus", OUT / f"prometheus-metrics-{SESSION}.log")
     try:
         prometheus.wait_for(f'{FDS}{{job="workload",namespace="{own_namespace}"}}', bool,
                             timeout=30, what="a scrape of the steady workload")
+        prometheus.wait_for(f'{FDS}{{job="neighbour"}}', bool, timeout=30,
+                            what="a scrape of the neighbour's series")
         yield prometheus, pod
     finally:
         prometheus.stop()
@@ -204,6 +216,14 @@ def test_promql_against_a_real_prometheus(
             "no-data": {**target, "metrics": {"promql": [
                 {"name": "nothing", "query": f'{FDS}{{namespace="{{namespace}}",'
                                              'pod="no-such-pod"}', "op": "<", "value": 1000}]}},
+            # no namespace written: the operator adds the check's, so one series, not two
+            "confined": {**target, "metrics": {"promql": [
+                {"name": "series", "query": f"count({FDS})", "op": "==", "value": 1},
+                {"name": "jobs", "query": 'count(up{job=~".+"})', "op": "==", "value": 1}]}},
+            # another tenant's namespace named: refused, nothing sent
+            "neighbours": {**target, "metrics": {"promql": [
+                {"name": "theirs", "query": f'max({FDS}{{namespace="{NEIGHBOUR}"}})',
+                 "op": "<", "value": 1e6}]}},
         }
         for name, spec in specs.items():
             cluster.create_check(ns, name, spec)
@@ -228,6 +248,22 @@ def test_promql_against_a_real_prometheus(
         assert nodata["message"] == ("promql nothing (< 1000): no data (the query returned no "
                                      "series)")
         assert final["no-data"]["status"]["phase"] == "Inconclusive"
+
+        # Prometheus holds the pod's series twice (workload, neighbour) and the operator's own;
+        # the check saw only its namespace's
+        assert prometheus.query(f'{FDS}{{namespace="{NEIGHBOUR}"}}')
+        assert len(prometheus.query(FDS)) >= 2 and len(prometheus.query("up")) >= 2
+        confined = checks_of_obj(final["confined"])["metrics"]
+        assert confined["result"] == "Passed", confined
+        assert confined["measured"]["promql:series"] == 1
+        assert confined["measured"]["promql:jobs"] == 1
+        assert final["neighbours"]["status"]["phase"] == "Error", final["neighbours"]["status"]
+        refused = checks_of_obj(final["neighbours"])["metrics"]
+        assert refused["result"] == "Error", refused
+        assert refused["message"] == (
+            f'promql theirs (< 1e+06): refused: {FDS} matches namespace="{NEIGHBOUR}": a check '
+            f"reads only the series of its own namespace ({ns}); write "
+            'namespace="{namespace}" or leave namespace out (readygate adds it)')
         _note(f"[{time.strftime('%F %T')}] promql: {FDS} of {pod['name']} in Prometheus "
               f"{actual:g}; real-pass {passed['measured']}; real-fail: {failed['message']}; "
               f"no-data: {nodata['message']}")

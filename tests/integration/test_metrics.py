@@ -127,8 +127,9 @@ def test_a_leaking_pod_fails_with_its_growth_and_a_steady_one_passes() -> None:
     (call,) = [c for c in prober.calls if c.url.startswith(PROMETHEUS)]
     assert call.method == "POST" and call.pin is None
     sent = parse_qs((call.body or b"").decode())["query"][0]
+    # (and confined to it: the operator's matcher is added whatever the query says)
     assert sent == (f'sum(rate(http_requests_total{{namespace="{NS}",pod=~"{WORKLOAD}-.*",'
-                    'code=~"5.."}[1m]))')
+                    f'code=~"5..",namespace="{NS}"}}[1m]))')
 
 
 def test_promql_with_no_data_or_no_prometheus_is_inconclusive() -> None:
@@ -217,3 +218,33 @@ def test_the_growth_series_join_the_load_charts_on_its_clock_through_the_one_wri
     # scraped before the load's time zero, during it and settle after its end
     t = m["t"]
     assert t[0] <= 0 < t[1] and 1.3 < t[-1] < 3.5 and len(t) == len(fds) >= 3
+
+
+def test_promql_is_confined_to_the_checks_namespace() -> None:
+    """A query without a namespace is sent with the check's; with another label configured, a
+    matcher that names another namespace by it makes the check Error, and nothing is sent."""
+    queries = {**METRICS, "growth": [], "rules": [], "promql": [
+        {"name": "all-up", "op": ">", "value": -1, "query": "sum(up) / count(up{job!=\"x\"})"}]}
+    view, prober, st, _ = run(execute({**LOAD, "metrics": queries}, prometheus_url=PROMETHEUS))
+    assert view is not None and view.phase == "Passed", st
+    (call,) = [c for c in prober.calls if c.url.startswith(PROMETHEUS)]
+    sent = parse_qs((call.body or b"").decode())["query"][0]
+    assert sent == f'sum(up{{namespace="{NS}"}}) / count(up{{job!="x",namespace="{NS}"}})'
+
+    other = {**queries, "promql": [
+        {"name": "neighbours", "op": ">", "value": -1, "query": 'up{k8s_ns="kube-system"}'}]}
+    view, prober, st, _ = run(execute({**LOAD, "metrics": other}, prometheus_url=PROMETHEUS,
+                                      prometheus_namespace_label="k8s_ns"))
+    assert view is not None and view.phase == "Error", st
+    metrics = checks_of(st)["metrics"]
+    assert metrics["result"] == "Error"
+    assert metrics["message"].startswith(
+        'promql neighbours (> -1): refused: up matches k8s_ns="kube-system": a check reads '
+        f"only the series of its own namespace ({NS})")
+    assert not [c for c in prober.calls if c.url.startswith(PROMETHEUS)]
+
+    view, prober, st, _ = run(execute({**LOAD, "metrics": other}, prometheus_url=PROMETHEUS,
+                                      prometheus_namespace_label=None))
+    assert view is not None and view.phase == "Passed", st  # the admin's choice: as written
+    (call,) = [c for c in prober.calls if c.url.startswith(PROMETHEUS)]
+    assert parse_qs((call.body or b"").decode())["query"][0] == 'up{k8s_ns="kube-system"}'

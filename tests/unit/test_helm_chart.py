@@ -20,6 +20,8 @@ from typing import Any
 import pytest
 import yaml
 
+from readygate.api.settings import from_env
+
 from .. import permissions
 from ..tools import tool
 from .test_install_manifests import render
@@ -39,7 +41,8 @@ CONTAINER_SECURITY = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem
 # Environment variables the chart sets beyond manifests/base/deployment.yaml (the operator's
 # defaults when unset).
 CHART_ONLY_ENV = {"READYGATE_PROBE_SHARE": "0.1",
-                  "READYGATE_EXCLUDED_NAMESPACES": "kube-system,kube-public,kube-node-lease"}
+                  "READYGATE_EXCLUDED_NAMESPACES": "kube-system,kube-public,kube-node-lease",
+                  "READYGATE_PROMETHEUS_NAMESPACE_LABEL": "namespace"}
 RBAC_KINDS = ("Role", "ClusterRole", "RoleBinding", "ClusterRoleBinding")
 Docs = list[dict[str, Any]]
 
@@ -267,6 +270,7 @@ def test_default_deployment_is_manifests_base(default: Docs) -> None:
     assert _without_chart_env(pod) == base["spec"]["template"]["spec"]
     (c,) = pod["containers"]
     assert {k: v for k, v in _env(c).items() if k in CHART_ONLY_ENV} == CHART_ONLY_ENV
+    assert "READYGATE_PROMETHEUS_URL" not in _env(c)  # no Prometheus unless given one
 
 
 def test_single_namespace_deployment_is_the_overlays(helm_env: dict[str, str],
@@ -318,7 +322,9 @@ def test_values_reach_the_operator(helm_env: dict[str, str]) -> None:
                     "maxTotalRate=5000", "probeShare=0.25", "excludedNamespaces={kube-system}",
                     "extraEnv[0].name=READYGATE_WORKER_IMAGE",
                     "extraEnv[0].value=registry.example/readygate/operator:1.2.3",
-                    "extraLabels.team=platform", namespace="ops")
+                    "extraLabels.team=platform",
+                    "prometheus.url=http://prometheus-operated.monitoring:9090",
+                    "prometheus.namespaceLabel=kubernetes_namespace", namespace="ops")
     (c,) = _pod(docs, "Deployment", "readygate")["containers"]
     assert (c["image"], c["imagePullPolicy"]) == ("registry.example/readygate/operator:1.2.3",
                                                   "Always")
@@ -328,6 +334,11 @@ def test_values_reach_the_operator(helm_env: dict[str, str]) -> None:
     assert env["READYGATE_PROBE_SHARE"] == "0.25"
     assert env["READYGATE_EXCLUDED_NAMESPACES"] == "kube-system"
     assert env["READYGATE_WORKER_IMAGE"] == "registry.example/readygate/operator:1.2.3"
+    assert env["READYGATE_PROMETHEUS_URL"] == "http://prometheus-operated.monitoring:9090"
+    assert env["READYGATE_PROMETHEUS_NAMESPACE_LABEL"] == "kubernetes_namespace"
+    # what the operator reads from them
+    assert from_env(env).prometheus_url == "http://prometheus-operated.monitoring:9090"
+    assert from_env(env).prometheus_namespace_label == "kubernetes_namespace"
     (job,) = _pod(docs, "Job", "readygate-uninstall")["containers"]
     assert (job["image"], job["imagePullPolicy"]) == (c["image"], c["imagePullPolicy"])
     for d in docs:
@@ -360,7 +371,9 @@ def test_namespace_patterns(helm_env: dict[str, str]) -> None:
 
 
 @pytest.mark.parametrize("bad", ["probeShare=2", "maxTotalRate=0", "image.pullPolicy=Sometimes",
-                                 "watchNamespace=Not_A_Namespace", "unknownValue=1"])
+                                 "watchNamespace=Not_A_Namespace", "unknownValue=1",
+                                 "prometheus.url=prometheus:9090",
+                                 "prometheus.namespaceLabel=name-space"])
 def test_schema_refuses_bad_values(helm_env: dict[str, str], bad: str) -> None:
     proc = helm(helm_env, "template", "readygate", str(CHART), "--set", bad, check=False)
     assert proc.returncode != 0 and "schema" in proc.stderr, proc.stderr

@@ -22,6 +22,8 @@ import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from readygate.api.promql import reach_problems
+
 if TYPE_CHECKING:
     from readygate.api.spec import MetricsCheck
 
@@ -218,8 +220,9 @@ def _pieces(query: str) -> list[_Piece]:
             i = j + 1
         elif c == "#":
             out.append(_Piece(query[start:i]))
-            j = query.find("\n", i)
-            end = n if j < 0 else j
+            # Prometheus ends a comment at a carriage return as at a line feed
+            ends = [j for j in (query.find("\n", i), query.find("\r", i)) if j >= 0]
+            end = min(ends, default=n)
             out.append(_Piece(query[i:end], comment=True))
             i = start = end
         else:
@@ -336,6 +339,8 @@ def metrics_problems(metrics: MetricsCheck, *, url_target: bool) -> list[str]:
             continue
         found = template_problems(query.query)
         problems.extend(f"{here}: {p}" for p in found)
+        if not found:  # which namespace it may read is known at run (confine)
+            problems.extend(f"{here}: {p}" for p in reach_problems(query.query))
         if not found and url_target and "pod" in placeholders_of(query.query):
             problems.append(f"{here}: a url target has no pods to put in {{pod}}")
     return problems

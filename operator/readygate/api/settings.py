@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from urllib.parse import urlsplit
 
@@ -38,6 +39,9 @@ class Settings:
     kube_workers: int = 16
     # the Prometheus that metrics.promql queries (http(s)://host[:port][/prefix]); None: none
     prometheus_url: str | None = None
+    # the label that carries a series' namespace there: every selector of a check's query is
+    # limited to the check's namespace by it; None: queries are sent as written
+    prometheus_namespace_label: str | None = "namespace"
 
     @property
     def probe_rate(self) -> float:
@@ -87,7 +91,21 @@ def from_env(env: Mapping[str, str] | None = None) -> Settings:
                                      ("true", "false")) == "true",
         kube_workers=int(_float(env, "READYGATE_KUBE_WORKERS", 16, 2, 256)),
         prometheus_url=_prometheus_url(env),
+        prometheus_namespace_label=_namespace_label(env),
     )
+
+
+def _namespace_label(env: Mapping[str, str]) -> str | None:
+    """READYGATE_PROMETHEUS_NAMESPACE_LABEL: a label name (default ``namespace``, as the
+    Prometheus Operator and kube-prometheus label every target), or ``none`` when the
+    Prometheus at READYGATE_PROMETHEUS_URL keeps tenants apart itself (prom-label-proxy)."""
+    key = "READYGATE_PROMETHEUS_NAMESPACE_LABEL"
+    raw = (env.get(key) or "namespace").strip()
+    if raw == "none":
+        return None
+    if not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", raw):
+        raise SettingsError(f"{key}={raw!r}: must be a label name (such as namespace) or none")
+    return raw
 
 
 def _prometheus_url(env: Mapping[str, str]) -> str | None:

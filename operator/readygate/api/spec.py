@@ -580,8 +580,10 @@ class PromQLRule:
         "An instant PromQL query sent to the operator's Prometheus (READYGATE_PROMETHEUS_URL) "
         "at the end of the run. Inside quoted label values {namespace}, {name} (the target "
         "workload, else the check) and {pod} (the query is then asked once per pod) are "
-        "replaced, escaped; no other placeholder exists. Every series of the answer must "
-        "satisfy op and value; no series is no data (Inconclusive), never a pass.",
+        "replaced, escaped; no other placeholder exists. Every selector is limited to the "
+        "check's namespace (the operator adds namespace=\"<its namespace>\"; a selector that "
+        "names another namespace is refused, and so is info()). Every series of the "
+        "answer must satisfy op and value; no series is no data (Inconclusive), never a pass.",
         max_length=4096)
     op: str = field("How each value compares with value: it must hold.", enum=COMPARISONS)
     value: float = field("The bound.", minimum=-MAX_METRIC_VALUE, maximum=MAX_METRIC_VALUE)

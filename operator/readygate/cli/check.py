@@ -130,9 +130,13 @@ def _allowlist(url: str) -> tuple[str, ...]:
 
 async def run_check(doc: Mapping[str, Any], spec: CheckSpec,
                     secrets: Mapping[tuple[str, str], str], allowlist: tuple[str, ...],
-                    prometheus: str | None = None) -> dict[str, Any]:
-    """Run ``spec`` (already local) as the operator would; the ReadinessCheck it leaves."""
-    settings = Settings(url_allowlist=allowlist, metrics_port=0, prometheus_url=prometheus)
+                    prometheus: Settings | None = None) -> dict[str, Any]:
+    """Run ``spec`` (already local) as the operator would; the ReadinessCheck it leaves.
+    ``prometheus``: the settings its Prometheus URL and namespace label are taken from."""
+    settings = Settings(
+        url_allowlist=allowlist, metrics_port=0,
+        prometheus_url=prometheus.prometheus_url if prometheus else None,
+        prometheus_namespace_label=(prometheus or Settings()).prometheus_namespace_label)
     hint = (" (pass --secret {name}/{key}=VALUE or set READYGATE_SECRET_<NAME>_<KEY>)")
     kube = Offline(doc, secrets, secret_hint=hint)
     lag = LagMonitor()
@@ -197,8 +201,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
         doc, spec, dropped, secrets, allowlist = _prepare(args)
-        prometheus = from_env({"READYGATE_PROMETHEUS_URL": args.prometheus or ""}
-                              ).prometheus_url
+        label = "READYGATE_PROMETHEUS_NAMESPACE_LABEL"
+        prometheus = from_env({"READYGATE_PROMETHEUS_URL": args.prometheus or "",
+                               label: os.environ.get(label, "")})
     except (UsageError, SettingsError) as exc:
         print(f"readygate check: {exc}", file=sys.stderr)
         return EXIT_USAGE

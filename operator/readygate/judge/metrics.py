@@ -68,6 +68,7 @@ class QueryAnswer:
     pod: str | None = None
     values: tuple[tuple[str, float], ...] = ()  # (the series' labels as text, value)
     problem: str | None = None
+    refused: bool = False  # the query reads beyond the check's namespace: an Error, not no data
 
 
 def wanted_selectors(spec: MetricsCheck) -> tuple[Selector, ...]:
@@ -148,6 +149,7 @@ def _labels_text(metric: Mapping[str, Any]) -> str:
 
 @dataclasses.dataclass
 class _Findings:
+    errors: list[str] = dataclasses.field(default_factory=list)
     failed: list[str] = dataclasses.field(default_factory=list)
     no_data: list[str] = dataclasses.field(default_factory=list)
     passed: list[str] = dataclasses.field(default_factory=list)
@@ -309,7 +311,7 @@ def _promql(rule: PromQLRule, answers: Sequence[QueryAnswer], f: _Findings) -> N
     for answer in mine:
         on = f" for pod {answer.pod}" if answer.pod else ""
         if answer.problem is not None:
-            f.no_data.append(f"{where}{on}: {answer.problem}")
+            (f.errors if answer.refused else f.no_data).append(f"{where}{on}: {answer.problem}")
             continue
         if not answer.values:
             f.no_data.append(f"{where}{on}: no data (the query returned no series)")
@@ -354,7 +356,9 @@ def judge_metrics(spec: MetricsCheck, scrapes: Sequence[Scrape],
     for query in spec.promql:
         _promql(query, answers, f)
     result: Result
-    if f.failed:
+    if f.errors:  # the spec asks what a check may not: fix it, whatever else was measured
+        result, message = "Error", "; ".join(f.errors)
+    elif f.failed:
         result, message = "Failed", "; ".join(f.failed)
     elif f.no_data:
         result, message = "Inconclusive", "; ".join(f.no_data)
@@ -364,6 +368,6 @@ def judge_metrics(spec: MetricsCheck, scrapes: Sequence[Scrape],
             message = (f"{len(sources)} pod(s) scraped {len(read)} times over "
                        f"{f.measured['seconds']:.0f}s: {message}")
     # the failures first, then what could not be judged, then the rest
-    evidence = tuple(dict.fromkeys([*f.failed, *f.no_data, *f.evidence]))
+    evidence = tuple(dict.fromkeys([*f.errors, *f.failed, *f.no_data, *f.evidence]))
     return CheckResult(result=result, message=message, started_at=started_at,
                        finished_at=finished_at, measured=f.measured, evidence=evidence)

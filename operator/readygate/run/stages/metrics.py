@@ -22,6 +22,7 @@ from typing import Any
 
 from readygate.api.clock import utc_now
 from readygate.api.metricexpr import Selector, placeholders_of, render
+from readygate.api.promql import ReachError, confine
 from readygate.api.results import CheckResult
 from readygate.api.spec import MetricsCheck
 from readygate.judge.charts import with_metrics
@@ -131,6 +132,7 @@ async def _ask(ctx: RunContext, endpoint: Endpoint, spec: MetricsCheck) -> list[
         return [QueryAnswer(q.name, problem=NO_PROMETHEUS) for q in spec.promql]
     # the operator's own Prometheus: not the check's target, so not its pinned address
     prober = ctx.prober.unpinned()
+    label = ctx.settings.prometheus_namespace_label
     values = {"namespace": ctx.namespace,
               "name": endpoint.workload[1] if endpoint.workload is not None else ctx.name}
     pods = [str(p["metadata"]["name"]) for p in (await _pods(ctx, endpoint))[:MAX_PODS]]
@@ -141,6 +143,11 @@ async def _ask(ctx: RunContext, endpoint: Endpoint, spec: MetricsCheck) -> list[
             rendered = render(query, {**values, **({"pod": pod} if pod else {})})
         except ValueError as exc:  # parse refuses these; kept as data all the same
             return QueryAnswer(rule, pod, problem=str(exc))
+        if label is not None:
+            try:
+                rendered = confine(rendered, label, ctx.namespace)
+            except ReachError as exc:
+                return QueryAnswer(rule, pod, problem=f"refused: {exc}", refused=True)
         async with gate:
             return await scraping.query(prober, base, rendered, rule=rule, pod=pod,
                                         within=spec.timeout)
