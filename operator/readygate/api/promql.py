@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Callable
 
 NAMESPACE_PLACEHOLDER = "{namespace}"
 
@@ -321,30 +322,29 @@ class _Reader:
         return Matcher(name, op.text, _unquote(value), value.text)
 
     def skip_labels(self) -> None:
+        """A label list: (pod, "service.name")."""
         if not self.at("("):
             raise self.fail(self.peek(), "'(' and label names")
         self.take()
-        while True:
-            tok = self.peek()
-            if tok is None:
-                raise self.fail(tok, "')'")
-            self.take()
-            if tok.kind == "op" and tok.text == ")":
-                return
-            if tok.kind not in ("ident", "string") and tok.text != ",":
-                raise self.fail(tok, "a label name")
+        self.skip_to(")", lambda t: t.kind in ("ident", "string") or t.text == ",",
+                     "a label name")
 
     def skip_range(self) -> None:
         """A range or subquery after its '[': 5m], 1h:30s], 5m:]."""
+        self.skip_to("]", lambda t: t.kind != "string" and t.text not in ("{", "}", "[", "(", ")"),
+                     "a duration")
+
+    def skip_to(self, close: str, allowed: Callable[[_Token], bool], expected: str) -> None:
+        """Past the next ``close``; every token before it must be ``allowed``."""
         while True:
             tok = self.peek()
             if tok is None:
-                raise self.fail(tok, "']'")
+                raise self.fail(tok, repr(close))
             self.take()
-            if tok.kind == "op" and tok.text == "]":
+            if tok.kind == "op" and tok.text == close:
                 return
-            if tok.kind == "string" or tok.text in ("{", "}", "[", "(", ")"):
-                raise self.fail(tok, "a duration")
+            if not allowed(tok):
+                raise self.fail(tok, expected)
 
 
 def selectors(query: str) -> list[Selector]:
