@@ -266,6 +266,8 @@ def test_promql_against_a_real_prometheus(
             'namespace="{namespace}" or leave namespace out (readygate adds it)')
         _note(f"[{time.strftime('%F %T')}] promql: {FDS} of {pod['name']} in Prometheus "
               f"{actual:g}; real-pass {passed['measured']}; real-fail: {failed['message']}; "
-              f"no-data: {nodata['message']}")
+              f"no-data: {nodata['message']}; confined (Prometheus holds "
+              f"{len(prometheus.query(FDS))} {FDS} series): {confined['measured']}; "
+              f"neighbours: {refused['message']}")
     finally:
         op.stop()
