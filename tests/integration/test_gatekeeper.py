@@ -184,3 +184,15 @@ def test_a_verification_that_only_timed_out_is_tried_again_before_the_gate_fails
     assert kube.count("patch_pod_condition") == 2
     first = kube.calls_of("patch_pod_condition")[0].args[3]
     assert first["message"].endswith("verified again in 0s (attempt 1 of 3)"), first
+
+
+def test_a_pod_with_an_ipv6_address_is_verified_at_it() -> None:
+    kube, prober = FakeKube(), FakeProber()
+    workload_check(kube)
+    at = "http://[[]fd00:10:244::5[]]:8080/*"  # the fakes' patterns are fnmatch's
+    prober.on(at, ok())
+    keeper, spec = keeper_of(kube, prober)
+    six = {"metadata": {"name": "web-6"}, "status": {"podIP": "fd00:10:244::5"}}
+    passed, why, _ = run(keeper._judge(six, spec, 8080))
+    assert passed, why
+    assert prober.urls(at)

@@ -4,16 +4,23 @@ connections another tenant's probes need (run.prober). Loopback servers only."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import resource
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
+from readygate.judge.answers import Answer
 from readygate.load.pacer import Pacer
+from readygate.run.context import RunContext
 from readygate.run.prober import CHECK_CONNECTIONS, TARGET_CONNECTIONS, Prober
+from readygate.run.stages.resilience import MAX_IN_FLIGHT, Traffic
+from readygate.run.stages.security import gather_limited
 
 
 class Server:
@@ -59,6 +66,11 @@ class Server:
                     time.sleep(0.3)
             elif self.behaviour == "hang":
                 self.stop.wait(30)
+            elif self.behaviour == "fat":  # all a probe may keep: 64 KiB of body, 90 headers
+                body = b"e" * 65_000
+                pad = b"".join(b"X-Pad-%d: %s\r\n" % (i, b"v" * 900) for i in range(90))
+                conn.sendall(b"HTTP/1.1 500 Internal Server Error\r\n" + pad
+                             + b"Content-Length: %d\r\n\r\n" % len(body) + body)
             else:
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
         except OSError:
@@ -221,3 +233,86 @@ def test_a_crowd_of_checks_probing_one_destination_is_capped_and_queueing_is_not
     assert server.most == TARGET_CONNECTIONS
     assert took >= 40 * 0.2 / TARGET_CONNECTIONS - 0.1
     assert prober.shares.users == {}  # nothing held after the probes
+
+
+@pytest.mark.parametrize("server", ["fat"], indirect=True)
+def test_a_security_check_keeps_what_it_judges_not_every_answer(server: Server) -> None:
+    """32 paths x 500 samples of the largest answers a probe reads would be gigabytes kept
+    until judging; the security stage keeps each answer's essentials (judge.security)."""
+    calls = [(f"/p{i % 32}", f"http://127.0.0.1:{server.port}/p{i % 32}") for i in range(1500)]
+
+    async def go() -> list[tuple[str, Answer]]:
+        prober = Prober()
+        try:
+            ctx = cast(RunContext, SimpleNamespace(prober=prober))
+            return await gather_limited(ctx, calls)
+        finally:
+            await prober.aclose()
+
+    before = _rss_mib()
+    got = asyncio.run(go())
+    grown = _rss_mib() - before
+    assert len(got) == 1500 and all(a.status == 500 for _, a in got)
+    # the whole answers were ~150 KiB each (225 MiB for these 1,500): a few MiB are kept
+    assert grown < 48, f"RSS grew {grown:.0f} MiB"
+    assert sum(len(a.body) + sum(len(v) for _, v in a.headers) for _, a in got) == 0
+
+
+@pytest.mark.parametrize("server", ["hang"], indirect=True)
+def test_resilience_traffic_to_a_silent_target_stays_bounded(server: Server) -> None:
+    """At probeRate 100 against a target that accepts and never answers, the resilience
+    check's own traffic keeps at most MAX_IN_FLIGHT requests waiting; the other ticks send
+    nothing (a task per tick for an hour was ~700,000 waiting tasks)."""
+    waiting = [0, 0]  # now, peak
+
+    async def go() -> tuple[int, int, int]:
+        prober = Prober()
+
+        async def get(url: str, **kw: Any) -> Any:
+            waiting[0] += 1
+            waiting[1] = max(waiting[1], waiting[0])
+            try:
+                return await prober.get(url, **kw)
+            finally:
+                waiting[0] -= 1
+
+        traffic = Traffic(cast(RunContext, SimpleNamespace(prober=SimpleNamespace(get=get))),
+                          f"http://127.0.0.1:{server.port}/ready", 100.0)
+        task = asyncio.create_task(traffic.run())
+        try:
+            await asyncio.sleep(1.5)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await prober.aclose()
+        return waiting[1], traffic.skipped, len(list(traffic.samples))
+
+    peak, skipped, samples = asyncio.run(go())
+    assert peak <= MAX_IN_FLIGHT, peak
+    assert skipped >= 100, skipped
+    assert samples == 0  # nothing answered within the probe timeout of 2 s
+
+
+@pytest.mark.parametrize("server", ["ok"], indirect=True)
+def test_resilience_traffic_keeps_only_what_answers_after_the_deletion(server: Server) -> None:
+    async def go() -> tuple[list[tuple[float, bool]], float]:
+        prober = Prober()
+        traffic = Traffic(cast(RunContext, SimpleNamespace(prober=prober)),
+                          f"http://127.0.0.1:{server.port}/ready", 50.0)
+        task = asyncio.create_task(traffic.run())
+        try:
+            await asyncio.sleep(0.5)
+            traffic.mark()
+            marked = time.time()
+            await asyncio.sleep(0.5)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await prober.aclose()
+        return list(traffic.samples), marked
+
+    samples, marked = asyncio.run(go())
+    assert len(samples) >= 10 and all(ok for _, ok in samples)
+    assert all(t >= marked - 0.01 for t, _ in samples)

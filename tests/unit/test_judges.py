@@ -11,7 +11,7 @@ from readygate.api.spec import HttpCall, ResilienceCheck, SecurityCheck, Stabili
 from readygate.judge.answers import Answer
 from readygate.judge.persistence import Restart, judge_persistence, render
 from readygate.judge.resilience import Disruption, judge_resilience, window_errors
-from readygate.judge.security import banner_of, judge_security, stack_trace_of
+from readygate.judge.security import banner_of, essentials, judge_security, stack_trace_of
 from readygate.judge.stability import judge_stability, memory_of
 from readygate.judge.verdict import decide
 from readygate.load import LoadResult, Second
@@ -76,6 +76,31 @@ def test_security_policies(policy: str, result: str, warned: bool) -> None:
     assert got.result == result
     assert bool(got.warnings) == warned
     assert got.measured["stackTraceResponses"] == 1 and got.measured["bannerResponses"] == 1
+
+
+STACKS = [TRACE, 'Exception in thread "main" java.lang.NullPointerException',
+          "goroutine 1 [running]:\nmain.main()",
+          "Error: boom\n    at Object.<anonymous> (/app/server.js:3:9)\n    at Module._compile",
+          "\tat com.acme.Orders(Orders.java:42)", "#0 /var/www/index.php(12): f()",
+          "   at Acme.Orders.Get() in /src/Orders.cs:line 42"]
+
+
+@pytest.mark.parametrize("policy", ["Fail", "Warn"])
+def test_security_judges_the_essentials_of_answers_as_the_answers(policy: str) -> None:
+    """The stage keeps only ``essentials`` of each answer: the verdict is the same."""
+    noise = {f"X-Pad-{i}": "v" * 900 for i in range(60)}
+    answers = [answer(500, "x" * 60_000 + stack + "y" * 4_000, **noise) for stack in STACKS]
+    answers += [answer(200, TRACE, Server="gunicorn/20.1.0", **noise),
+                answer(404, "not found", Server="nginx"), answer(500, '{"error": "internal"}'),
+                answer(401), Answer(error="timeout")]
+    spec = SecurityCheck(require_auth=("/admin",), banners=policy, stack_traces=policy)
+    auth = [("/admin", answers[-2])]
+    probes = [(f"/p{i}", a) for i, a in enumerate(answers)]
+    full = judge_security(spec, auth, probes, **T)
+    kept = [(p, essentials(a)) for p, a in probes]
+    assert judge_security(spec, [(p, essentials(a)) for p, a in auth], kept, **T) == full
+    assert full.measured["stackTraceResponses"] == len(STACKS)
+    assert all(len(a.body) <= 1024 and len(a.headers) <= 1 for _, a in kept)
 
 
 def test_security_with_no_answer_is_inconclusive() -> None:

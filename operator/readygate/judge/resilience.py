@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 from readygate.api.durations import format_duration
 from readygate.api.names import Result
@@ -76,7 +76,7 @@ def load_downtime(result: LoadResult, start: float, end: float) -> int:
     return down_seconds(rows, empty_is_down=rate >= DUE_RATE)
 
 
-def probe_downtime(samples: Sequence[tuple[float, bool]], start: float, end: float,
+def probe_downtime(samples: Iterable[tuple[float, bool]], start: float, end: float,
                    rate: float) -> int:
     """Down seconds of the disruptor's own probes ((completed at, ok) each) in whole seconds
     from ``start`` until ``end``."""

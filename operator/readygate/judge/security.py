@@ -10,6 +10,7 @@ spec's policy for each: ``Fail`` fails the check, ``Warn`` makes the verdict Con
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Sequence
 
@@ -52,6 +53,19 @@ def stack_trace_of(answer: Answer) -> str | None:
         return None
     m = STACK_TRACE.search(answer.body)
     return m.group(0).strip()[:200] if m else None
+
+
+def essentials(answer: Answer) -> Answer:
+    """What ``judge_security`` reads of an answer, and no more: its banner headers (clipped)
+    and, for an error status, the stack-trace text the judge finds in the body. The stage keeps
+    this instead of up to 64 KiB of body and 100 headers for each of thousands of requests."""
+    headers = tuple((name[:64], value[:256]) for name, value in answer.headers
+                    if name.lower() in BANNER_HEADERS)[:len(BANNER_HEADERS)]
+    body = ""
+    if answer.status is not None and answer.status >= 400:
+        m = STACK_TRACE.search(answer.body)
+        body = m.group(0)[:1024] if m else ""
+    return dataclasses.replace(answer, headers=headers, body=body)
 
 
 def judge_security(spec: SecurityCheck, auth: Sequence[tuple[str, Answer]],

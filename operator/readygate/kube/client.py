@@ -47,6 +47,7 @@ Obj = dict[str, Any]
 OnRequest = Callable[[str, str, str], None]  # (verb, resource, code)
 WATCH_CONNECTIONS = 256  # connections kept for watches (4 per watched namespace)
 MAX_WATCH_LINE = 8 * 1024 * 1024  # one event is one object: far below etcd's own limit of it
+LOG_BYTES = 256 * 1024  # of a container log tail: its last lines are normally a few KiB
 _VERBS = {"read": "get", "get": "get", "list": "list", "create": "create", "replace": "update",
           "patch": "patch", "delete": "delete"}
 _RESOURCES = {"pod": "pods", "pod_log": "pods/log", "pod_status": "pods/status",
@@ -308,7 +309,9 @@ class Kube:
 
     async def pod_log(self, namespace: str, pod: str, container: str | None, *,
                       previous: bool, tail_lines: int) -> list[str]:
-        kwargs: dict[str, Any] = {"tail_lines": tail_lines, "previous": previous}
+        # the kubelet stops at limit_bytes: lines of any length cannot grow the answer
+        kwargs: dict[str, Any] = {"tail_lines": tail_lines, "previous": previous,
+                                  "limit_bytes": LOG_BYTES}
         if container:
             kwargs["container"] = container
         resp = await self._call(self.core.read_namespaced_pod_log, pod, namespace,

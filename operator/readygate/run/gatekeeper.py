@@ -196,7 +196,7 @@ class Gatekeeper:
         ip = (pod.get("status") or {}).get("podIP")
         if number is None or not ip:
             return False, "no pod IP or port to verify (is the target's port right?)", False
-        base = f"http://{ip}:{number}"
+        base = f"http://[{ip}]:{number}" if ":" in str(ip) else f"http://{ip}:{number}"
         ready = spec.readiness
         started = time.monotonic()
         last: Sample | None = None

@@ -10,6 +10,8 @@ import asyncio
 import contextlib
 import functools
 import time
+from array import array
+from collections.abc import Iterator
 from typing import Any
 
 from readygate.api.clock import utc_now
@@ -25,26 +27,47 @@ from readygate.judge.targets import Endpoint
 from readygate.load import LoadResult
 from readygate.run.context import RunContext
 from readygate.run.disruptor import desired_replicas, disrupt
+from readygate.run.prober import CHECK_CONNECTIONS
 
 CHILD_STARTUP = 0.5  # seconds a load child needs before its first request
 PROBE_TIMEOUT = 2.0
+MAX_IN_FLIGHT = CHECK_CONNECTIONS  # more would only wait for the check's probe connections
 
 
 class Traffic:
-    """Light probe traffic for a resilience check without a load: (time, ok) per request."""
+    """Light probe traffic for a resilience check without a load: (time, ok) per request.
+
+    Bounded whatever the target does: at most MAX_IN_FLIGHT requests at once (a tick that
+    finds them all waiting sends nothing: the target or the queue to it is not answering,
+    and the waiting ones count their failures), and one float per completed request, kept
+    only from ``mark`` on (the deletion) — not a task and a tuple per tick for hours."""
 
     def __init__(self, ctx: RunContext, url: str, rate: float) -> None:
         self.ctx, self.url, self.rate = ctx, url, rate
-        self.samples: list[tuple[float, bool]] = []
+        self._done = array("d")  # completion times; negative: the request failed
+        self._from = 0.0
+        self.skipped = 0
+
+    def mark(self) -> None:
+        """Keep what completes from now on; forget what came before."""
+        self._from = time.time()
+        self._done = array("d", (t for t in self._done if abs(t) >= self._from))
+
+    @property
+    def samples(self) -> Iterator[tuple[float, bool]]:
+        return ((abs(t), t > 0) for t in self._done)
 
     async def run(self) -> None:
         period = 1.0 / self.rate
         inflight: set[asyncio.Task[None]] = set()
         try:
             while True:
-                task = asyncio.create_task(self._one())
-                inflight.add(task)
-                task.add_done_callback(inflight.discard)
+                if len(inflight) < MAX_IN_FLIGHT:
+                    task = asyncio.create_task(self._one())
+                    inflight.add(task)
+                    task.add_done_callback(inflight.discard)
+                else:
+                    self.skipped += 1
                 await asyncio.sleep(period)
         finally:
             for task in inflight:
@@ -52,7 +75,9 @@ class Traffic:
 
     async def _one(self) -> None:
         sample = await self.ctx.prober.get(self.url, timeout=PROBE_TIMEOUT, at=0.0)
-        self.samples.append((time.time(), sample.ok))
+        now = time.time()
+        if now >= self._from:
+            self._done.append(now if sample.ok else -now)
 
     def window(self, start: float, end: float) -> tuple[int, int]:
         inside = [ok for t, ok in self.samples if start <= t <= end]
@@ -99,6 +124,8 @@ async def disrupt_target(ctx: RunContext, endpoint: Endpoint,
         await ctx.record("resilience", CheckResult(
             result="Running", message=f"deleted {spec.kill_pods} pod(s); watching the recovery",
             started_at=started))
+        if traffic is not None:
+            traffic.mark()  # only what answers from the deletion on is judged
         d = await disrupt(ctx.kube, ctx.cache, ctx.namespace, endpoint.pod_selector, desired,
                           kill=spec.kill_pods, grace=round(spec.grace_period),
                           max_recovery=spec.max_recovery,

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from readygate.api.clock import utc_now
 from readygate.api.results import CheckResult
 from readygate.judge.answers import Answer
-from readygate.judge.security import judge_security
+from readygate.judge.security import essentials, judge_security
 from readygate.judge.targets import Endpoint
 from readygate.run.context import RunContext
 
@@ -22,12 +22,14 @@ TIMEOUT = 5.0
 
 async def gather_limited(ctx: RunContext, calls: Sequence[tuple[str, str]],
                          ) -> list[tuple[str, Answer]]:
-    """GET each (label, url) with at most CONCURRENCY in flight."""
+    """GET each (label, url) with at most CONCURRENCY in flight; of each answer only what the
+    judge reads is kept (``essentials``): up to 32 paths x 500 samples of 64 KiB bodies would
+    otherwise be gigabytes."""
     gate = asyncio.Semaphore(CONCURRENCY)
 
     async def one(label: str, url: str) -> tuple[str, Answer]:
         async with gate:
-            return label, await ctx.prober.request("GET", url, timeout=TIMEOUT)
+            return label, essentials(await ctx.prober.request("GET", url, timeout=TIMEOUT))
 
     return list(await asyncio.gather(*(one(label, url) for label, url in calls)))
 
