@@ -873,9 +873,21 @@ class FakeKube:
                                        lambda: self._create_or_read("Secret", namespace, wanted))
         return result
 
-    async def delete_secret(self, namespace: str, name: str) -> None:
-        await self._call("delete_secret", (namespace, name), {},
-                         lambda: self._delete("Secret", namespace, name))
+    async def secret_meta(self, namespace: str, name: str) -> Obj | None:
+        def act() -> Obj | None:
+            self._log("get", "secrets", namespace, name)
+            found = self.get("Secret", namespace, name)
+            return None if found is None else {"metadata": copy.deepcopy(found["metadata"])}
+        result: Obj | None = await self._call("secret_meta", (namespace, name), {}, act)
+        return result
+
+    async def delete_secret(self, namespace: str, name: str, *, uid: str | None = None) -> None:
+        def act() -> None:
+            found = self.get("Secret", namespace, name)
+            if uid is not None and found is not None and found["metadata"].get("uid") != uid:
+                return  # the precondition fails (409), suppressed as the real one does
+            self._delete("Secret", namespace, name)
+        await self._call("delete_secret", (namespace, name), {}, act)
 
     async def create_job(self, namespace: str, body: Mapping[str, Any]) -> Obj:
         wanted = _json(dict(body))

@@ -81,7 +81,7 @@ def test_a_plan_secret_left_without_its_jobs_is_deleted_too() -> None:
     # run 2's cleanup deleted its Jobs, then delete_secret failed (503): the Secret stayed
     kube.put(manifests.load_secret(check, 2, '{"headers": {"Authorization": "Bearer s3cr3t"}}'),
              NS)
-    assert run(delete_stale(cast(Kube, kube), NS, "orders", keep_run=3)) == 0
+    assert run(delete_stale(cast(Kube, kube), kube.check(NS, "orders"), keep_run=3)) == 0
     assert kube.get("Secret", NS, manifests.load_secret_name("orders", 2)) is None
 
 

@@ -510,9 +510,20 @@ class Kube:
                               "content", 409) from None
             return current
 
-    async def delete_secret(self, namespace: str, name: str) -> None:
-        with contextlib.suppress(NotFound):
-            await self._call(self.core.delete_namespaced_secret, name, namespace)
+    async def secret_meta(self, namespace: str, name: str) -> Obj | None:
+        """A Secret's metadata (its values are dropped at once), or None when there is none."""
+        try:
+            data = await self._json(self.core.read_namespaced_secret, name, namespace)
+        except NotFound:
+            return None
+        return {"metadata": data.get("metadata") or {}}
+
+    async def delete_secret(self, namespace: str, name: str, *, uid: str | None = None) -> None:
+        """Delete a Secret; with ``uid``, only that very object (a precondition: one made again
+        under the same name in between stays)."""
+        kwargs = {"body": {"preconditions": {"uid": uid}}} if uid else {}
+        with contextlib.suppress(NotFound, Conflict):
+            await self._call(self.core.delete_namespaced_secret, name, namespace, **kwargs)
 
     async def create_job(self, namespace: str, body: Mapping[str, Any]) -> Obj:
         try:

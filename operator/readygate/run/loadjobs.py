@@ -46,14 +46,19 @@ class JobSettings:
     start_delay: float
 
 
-async def delete_stale(kube: Kube, namespace: str, check_name: str,
+async def delete_stale(kube: Kube, check: Mapping[str, Any],
                        keep_run: int | None = None) -> int:
-    """Delete load Jobs (and their plan Secrets) of this check's other runs; returns how many."""
+    """Delete load Jobs (and their plan Secrets) of this check's other runs; returns how many.
+    Only what the check owns: a Job labelled like readygate's, or a Secret named like a plan,
+    that someone else made is left untouched."""
+    namespace, check_name = check["metadata"]["namespace"], check["metadata"]["name"]
+    owner = str(check["metadata"].get("uid"))
     selector = {manifests.LABEL_CHECK: manifests.label_value(check_name),
                 manifests.LABEL_COMPONENT: manifests.LOAD_WORKER}
     jobs = await kube.list_jobs(namespace, selector)
     stale = [j for j in jobs
-             if (j["metadata"].get("labels") or {}).get(manifests.LABEL_RUN) != str(keep_run)]
+             if (j["metadata"].get("labels") or {}).get(manifests.LABEL_RUN) != str(keep_run)
+             and owner in owner_uids(j)]
     runs = {(j["metadata"].get("labels") or {}).get(manifests.LABEL_RUN) for j in stale}
     await asyncio.gather(*(kube.delete_job(namespace, j["metadata"]["name"]) for j in stale))
     # The plan Secret of the run before this one too, even without its Jobs: its cleanup may
@@ -63,11 +68,24 @@ async def delete_stale(kube: Kube, namespace: str, check_name: str,
         runs.add(str(keep_run - 1))
     for run in runs:
         if run and run.isdigit() and int(run) != keep_run:
-            await kube.delete_secret(namespace, manifests.load_secret_name(check_name, int(run)))
+            await delete_own_secret(kube, namespace,
+                                    manifests.load_secret_name(check_name, int(run)), owner)
     if stale:
         log.info("%s/%s: deleted %d load Job(s) left by earlier runs", namespace, check_name,
                  len(stale))
     return len(stale)
+
+
+async def delete_own_secret(kube: Kube, namespace: str, name: str, owner: str) -> None:
+    """Delete the Secret ``name`` if ``owner`` (a check's uid) owns it, and only that object."""
+    meta = await kube.secret_meta(namespace, name)
+    if meta is None:
+        return
+    if owner not in owner_uids(meta):
+        log.warning("%s: Secret %s is not a plan of this check's: left untouched", namespace,
+                    name)
+        return
+    await kube.delete_secret(namespace, name, uid=meta["metadata"].get("uid"))
 
 
 async def _pods_of(kube: Reader, namespace: str, job: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -139,7 +157,7 @@ async def run_load_jobs(kube: Kube, check: Mapping[str, Any], run: int, plan: Lo
     reader = reader or kube
     namespace = check["metadata"]["namespace"]
     check_name = check["metadata"]["name"]
-    await delete_stale(kube, namespace, check_name)
+    await delete_stale(kube, check)
     shared = dataclasses.replace(plan, start_at=time.time() + settings.start_delay)
     budget = default_timeout(shared) + settings.start_delay + MARGIN
     secret = manifests.load_secret(check, run, json.dumps(shared.to_dict()))
@@ -148,10 +166,13 @@ async def run_load_jobs(kube: Kube, check: Mapping[str, Any], run: int, plan: Lo
                              pull_policy=settings.pull_policy, secret=secret_name,
                              deadline=int(budget))
     name = job["metadata"]["name"]
+    made_secret = made_job = False  # the cleanup deletes only what this run made (or owns)
     try:
         try:
             await kube.create_secret(namespace, secret)
+            made_secret = True
             created = await kube.create_job(namespace, job)
+            made_job = True
         except Refused as exc:  # a quota, a plan over the Secret size limit, a name taken
             raise JobLoadError(f"cannot create the load Job: {exc}") from None
         created_at = time.monotonic()
@@ -184,11 +205,13 @@ async def run_load_jobs(kube: Kube, check: Mapping[str, Any], run: int, plan: Lo
                                                workers))
     finally:
         try:
-            await kube.delete_job(namespace, name)
+            if made_job:
+                await kube.delete_job(namespace, name)
         except KubeError as exc:
             log.warning("could not delete load Job %s: %s", name, exc)
         try:
-            await kube.delete_secret(namespace, secret_name)
+            if made_secret:
+                await kube.delete_secret(namespace, secret_name)
         except KubeError as exc:
             log.warning("could not delete load plan Secret %s: %s", secret_name, exc)
 

@@ -102,7 +102,7 @@ class CheckRunner:
         await self._persist(checks=self._planned(),
                             phase="Deploying" if self.spec.target.deploy else "Verifying")
         try:
-            await delete_stale(ctx.kube, self.namespace, self.name, keep_run=ctx.run)
+            await delete_stale(ctx.kube, ctx.check, keep_run=ctx.run)
         except KubeError as exc:  # cleaning up is worth a try, not a failed run
             log.warning("%s/%s: cannot look for stale load Jobs: %s", self.namespace,
                         self.name, exc)
