@@ -37,6 +37,8 @@ class Answer:
     latency: float = 0.0
     overloaded: bool = False  # see Sample.overloaded
     truncated: bool = False  # the body went on past the request's limit (the rest was not read)
+    # the stack-trace line judge.security found in the body before dropping it ("": none)
+    trace: str | None = None
 
     @property
     def ok(self) -> bool:

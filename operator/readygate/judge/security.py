@@ -51,21 +51,20 @@ def stack_trace_of(answer: Answer) -> str | None:
     """The first line of a stack trace in an error response's body, or None."""
     if answer.status is None or answer.status < 400:
         return None
+    if answer.trace is not None:  # found by essentials, the body dropped
+        return answer.trace or None
     m = STACK_TRACE.search(answer.body)
     return m.group(0).strip()[:200] if m else None
 
 
 def essentials(answer: Answer) -> Answer:
     """What ``judge_security`` reads of an answer, and no more: its banner headers (clipped)
-    and, for an error status, the stack-trace text the judge finds in the body. The stage keeps
-    this instead of up to 64 KiB of body and 100 headers for each of thousands of requests."""
+    and the stack-trace line found in its body (the body itself dropped). The stage keeps this
+    instead of up to 64 KiB of body and 100 headers for each of thousands of requests."""
     headers = tuple((name[:64], value[:256]) for name, value in answer.headers
                     if name.lower() in BANNER_HEADERS)[:len(BANNER_HEADERS)]
-    body = ""
-    if answer.status is not None and answer.status >= 400:
-        m = STACK_TRACE.search(answer.body)
-        body = m.group(0)[:1024] if m else ""
-    return dataclasses.replace(answer, headers=headers, body=body)
+    return dataclasses.replace(answer, headers=headers, body="",
+                               trace=stack_trace_of(answer) or "")
 
 
 def judge_security(spec: SecurityCheck, auth: Sequence[tuple[str, Answer]],
