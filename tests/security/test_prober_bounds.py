@@ -9,7 +9,7 @@ import resource
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -258,6 +258,19 @@ def test_a_security_check_keeps_what_it_judges_not_every_answer(server: Server) 
     assert sum(len(a.body) + sum(len(v) for _, v in a.headers) for _, a in got) == 0
 
 
+@contextlib.asynccontextmanager
+async def _running(traffic: Traffic, prober: Prober) -> AsyncIterator[None]:
+    """The resilience check's own traffic while the block runs; then it and the prober end."""
+    task = asyncio.create_task(traffic.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        await prober.aclose()
+
+
 @pytest.mark.parametrize("server", ["hang"], indirect=True)
 def test_resilience_traffic_to_a_silent_target_stays_bounded(server: Server) -> None:
     """At probeRate 100 against a target that accepts and never answers, the resilience
@@ -278,14 +291,8 @@ def test_resilience_traffic_to_a_silent_target_stays_bounded(server: Server) -> 
 
         traffic = Traffic(cast(RunContext, SimpleNamespace(prober=SimpleNamespace(get=get))),
                           f"http://127.0.0.1:{server.port}/ready", 100.0)
-        task = asyncio.create_task(traffic.run())
-        try:
+        async with _running(traffic, prober):
             await asyncio.sleep(1.5)
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            await prober.aclose()
         return waiting[1], traffic.skipped, len(list(traffic.samples))
 
     peak, skipped, samples = asyncio.run(go())
@@ -300,17 +307,11 @@ def test_resilience_traffic_keeps_only_what_answers_after_the_deletion(server: S
         prober = Prober()
         traffic = Traffic(cast(RunContext, SimpleNamespace(prober=prober)),
                           f"http://127.0.0.1:{server.port}/ready", 50.0)
-        task = asyncio.create_task(traffic.run())
-        try:
+        async with _running(traffic, prober):
             await asyncio.sleep(0.5)
             traffic.mark()
             marked = time.time()
             await asyncio.sleep(0.5)
-        finally:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-            await prober.aclose()
         return list(traffic.samples), marked
 
     samples, marked = asyncio.run(go())
