@@ -133,10 +133,8 @@ async def run_check(doc: Mapping[str, Any], spec: CheckSpec,
                     prometheus: Settings | None = None) -> dict[str, Any]:
     """Run ``spec`` (already local) as the operator would; the ReadinessCheck it leaves.
     ``prometheus``: the settings its Prometheus URL and namespace label are taken from."""
-    settings = Settings(
-        url_allowlist=allowlist, metrics_port=0,
-        prometheus_url=prometheus.prometheus_url if prometheus else None,
-        prometheus_namespace_label=(prometheus or Settings()).prometheus_namespace_label)
+    settings = dataclasses.replace(prometheus or Settings(), url_allowlist=allowlist,
+                                   metrics_port=0)
     hint = (" (pass --secret {name}/{key}=VALUE or set READYGATE_SECRET_<NAME>_<KEY>)")
     kube = Offline(doc, secrets, secret_hint=hint)
     lag = LagMonitor()

@@ -56,12 +56,18 @@ class Endpoint:
 
     def pod_url(self, pod: Mapping[str, Any], path: str) -> str | None:
         """The URL of ``path`` on one pod, straight to its IP (None: no IP or port yet)."""
-        port = pod_port_number(pod, self.pod_port)
-        ip = (pod.get("status") or {}).get("podIP")
-        if port is None or not ip:
-            return None
-        host = f"[{ip}]" if ":" in str(ip) else str(ip)
-        return f"http://{host}:{port}{path}"
+        return pod_url(pod, self.pod_port, path)
+
+
+def pod_url(pod: Mapping[str, Any], port: int | str | None, path: str) -> str | None:
+    """The URL of ``path`` at one pod's IP and ``port`` (a number or a container port's name;
+    an IPv6 address in brackets); None while the pod has no IP or no such port."""
+    number = pod_port_number(pod, port)
+    ip = (pod.get("status") or {}).get("podIP")
+    if number is None or not ip:
+        return None
+    host = f"[{ip}]" if ":" in str(ip) else str(ip)
+    return f"http://{host}:{number}{path}"
 
 
 def pod_port_number(pod: Mapping[str, Any], port: int | str | None) -> int | None:

@@ -29,7 +29,7 @@ from readygate.api.spec import CheckSpec
 from readygate.judge import gates
 from readygate.judge.answers import Sample
 from readygate.judge.health import judge_liveness
-from readygate.judge.targets import TargetError, pod_port_number
+from readygate.judge.targets import TargetError, pod_url
 from readygate.kube import manifests
 from readygate.kube.client import Kube, KubeError
 from readygate.kube.podstate import live
@@ -192,11 +192,9 @@ class Gatekeeper:
     async def _judge(self, pod: Mapping[str, Any], spec: CheckSpec,
                      port: int | str | None) -> tuple[bool, str, bool]:
         """(passed, why, could not judge: only timeouts, or the operator's overload)."""
-        number = pod_port_number(pod, port)
-        ip = (pod.get("status") or {}).get("podIP")
-        if number is None or not ip:
+        base = pod_url(pod, port, "")
+        if base is None:
             return False, "no pod IP or port to verify (is the target's port right?)", False
-        base = f"http://[{ip}]:{number}" if ":" in str(ip) else f"http://{ip}:{number}"
         ready = spec.readiness
         started = time.monotonic()
         last: Sample | None = None
